@@ -1,0 +1,1 @@
+"""Target-language compilers; filled in by the compilers work."""

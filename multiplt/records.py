@@ -1,0 +1,175 @@
+"""The typed records that flow between pipeline stages.
+
+Stages talk to each other only through these records, so every stage can run in one process, a pool
+or on a cluster. Every record carries the id of the Python function it descends from, so any row of
+the final dataset can be traced back to its source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+OutcomeStatus = Literal["pass", "fail", "timeout", "error", "oom", "crashed"]
+
+T = TypeVar("T")
+
+
+def content_hash(*parts: str) -> str:
+    """A stable id: the same inputs give the same id on every machine and every run."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:24]
+
+
+class _Record:
+    """JSON round-tripping shared by all records (stores, JSONL files and Ray all move plain dicts)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name not in data:
+                continue
+            kwargs[f.name] = _revive(f.type, data[f.name])
+        return cls(**kwargs)
+
+
+def _revive(type_name: Any, value: Any) -> Any:
+    """Turn JSON lists back into tuples and nested dicts back into records, from the field's annotation."""
+    name = str(type_name)
+    if value is None:
+        return None
+    for rec in (PyFunction, TypeSignature, Outcome):
+        if name.startswith(rec.__name__) and isinstance(value, dict):
+            return rec.from_dict(value)
+    if name.startswith("tuple") and isinstance(value, list):
+        if "tuple[tuple" in name:
+            return tuple(tuple(v) for v in value)
+        return tuple(value)
+    return value
+
+
+@dataclass(frozen=True)
+class PyFunction(_Record):
+    """A top-level Python function with a docstring, as extracted from source code.
+
+    `source` is the complete `def` (decorators excluded) and `imports` the module-level import lines it
+    needs, so `"\\n".join(imports) + "\\n" + source` is a runnable module.
+    """
+
+    id: str
+    name: str
+    source: str
+    docstring: str
+    signature: str
+    imports: tuple[str, ...] = ()
+    origin: str = ""
+
+    @staticmethod
+    def make(
+        name: str, source: str, docstring: str, signature: str, imports: tuple[str, ...] = (), origin: str = ""
+    ) -> PyFunction:
+        return PyFunction(
+            id=content_hash("\n".join(imports), source),
+            name=name,
+            source=source,
+            docstring=docstring,
+            signature=signature,
+            imports=imports,
+            origin=origin,
+        )
+
+    @property
+    def module_source(self) -> str:
+        """The function with its imports: what a sandbox runs before the tests."""
+        head = "\n".join(self.imports)
+        return f"{head}\n\n{self.source}\n" if head else f"{self.source}\n"
+
+
+@dataclass(frozen=True)
+class TypeSignature(_Record):
+    """Python type expressions (e.g. `list[int]`, `Optional[str]`) for each parameter and the result."""
+
+    params: tuple[tuple[str, str], ...]
+    returns: str
+
+
+@dataclass(frozen=True)
+class TestedFunction(_Record):
+    """A function with the generated asserts that passed, the coverage they reach and inferred types."""
+
+    function: PyFunction
+    asserts: tuple[str, ...]
+    coverage: float
+    types: TypeSignature | None = None
+
+    @property
+    def id(self) -> str:
+        return self.function.id
+
+
+@dataclass(frozen=True)
+class Program(_Record):
+    """One program for a sandbox: the source of its main file, in one runtime's language."""
+
+    language: str
+    code: str
+    timeout_s: float = 10.0
+
+    @property
+    def key(self) -> str:
+        return content_hash(self.language, self.code, repr(self.timeout_s))
+
+
+@dataclass(frozen=True)
+class Outcome(_Record):
+    """What happened when a program ran. stdout/stderr are capped by the sandbox."""
+
+    status: OutcomeStatus
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass(frozen=True)
+class Candidate(_Record):
+    """One cleaned LLM translation of a function into a target language."""
+
+    function_id: str
+    language: str
+    code: str
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class Translation(_Record):
+    """A candidate that passed its compiled test suite: one row of the final dataset."""
+
+    function_id: str
+    language: str
+    code: str
+    sample_index: int
+    tests: str
+    outcome: Outcome = field(default_factory=lambda: Outcome("pass", 0))

@@ -1,0 +1,1 @@
+"""Sandbox images and runners; filled in by the sandbox work."""
