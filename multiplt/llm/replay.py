@@ -1,0 +1,51 @@
+"""Answers from the work store only: re-run later stages (or a whole build) with no model at all.
+
+`cached_generate` already serves every stored sample before it calls a backend, so this backend is
+only ever asked for what the store lacks; it answers that with a clear miss instead of a generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from multiplt.llm.base import MISSES_COUNTER, Completion, ReplayMiss, Sampling, stored_model_ids
+from multiplt.store import WorkStore
+
+
+class ReplayLLM:
+    """Stands in for the model that filled the store.
+
+    `on_miss="raise"` (default) stops at the first missing generation; `"empty"` answers it with an
+    empty completion (never stored) and counts it under `llm.replay_misses`, so a stage can count the
+    gap as a drop and go on.
+    """
+
+    cacheable = False
+
+    def __init__(self, store: WorkStore, model_id: str | None = None, on_miss: str = "raise") -> None:
+        if on_miss not in ("raise", "empty"):
+            raise ValueError(f"on_miss must be 'raise' or 'empty', got {on_miss!r}")
+        if model_id is None:
+            known = stored_model_ids(store)
+            if len(known) != 1:
+                raise ReplayMiss(
+                    f"replay needs model_id=...: the store holds generations of {len(known)} models"
+                    + (f" ({', '.join(known)})" if known else "")
+                )
+            model_id = known[0]
+        self.store = store
+        self.model_id = model_id
+        self.on_miss = on_miss
+        self.misses = 0
+
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        missing = len(prompts) * sampling.n
+        self.misses += missing
+        self.store.incr(MISSES_COUNTER, missing)
+        if self.on_miss == "raise":
+            first = prompts[0] if prompts else ""
+            raise ReplayMiss(
+                f"replay of {self.model_id}: {missing} sample(s) not in the store "
+                f"(first prompt starts {first[:60]!r}); run once with a real backend first"
+            )
+        return [[Completion("", 0, "replay-miss") for _ in range(sampling.n)] for _ in prompts]
