@@ -1,1 +1,49 @@
-"""Target-language compilers; filled in by the compilers work."""
+"""Target-language compilers: translation prompts, test suites, cleaning and pass rules.
+
+`get(name)` returns the compiler for one target; `names()` lists them. Every language shares one walk
+over Python values and types (`base.Language`); a language module only says how its literals, types,
+comments, signature, equality check and harness look.
+"""
+
+from __future__ import annotations
+
+from .base import ABS_TOL, PASS_MARK, REL_TOL, Check, CompiledSuite, Language, infer_signature, type_signature
+from .julia import Julia
+from .lua import Lua
+from .ocaml import OCaml
+from .pytypes import Unsupported
+from .r import R
+from .racket import Racket
+
+_LANGUAGES: dict[str, type[Language]] = {cls.name: cls for cls in (Julia, Lua, OCaml, R, Racket)}
+_INSTANCES: dict[str, Language] = {}
+
+
+def names() -> list[str]:
+    """The supported target languages, sorted."""
+    return sorted(_LANGUAGES)
+
+
+def get(name: str) -> Language:
+    """The compiler for a target language (one shared instance per language: compilers are stateless)."""
+    key = name.lower().strip()
+    if key not in _LANGUAGES:
+        raise ValueError(f"unknown target language {name!r}; choose one of: {', '.join(names())}")
+    if key not in _INSTANCES:
+        _INSTANCES[key] = _LANGUAGES[key]()
+    return _INSTANCES[key]
+
+
+__all__ = [
+    "ABS_TOL",
+    "PASS_MARK",
+    "REL_TOL",
+    "Check",
+    "CompiledSuite",
+    "Language",
+    "Unsupported",
+    "get",
+    "infer_signature",
+    "names",
+    "type_signature",
+]

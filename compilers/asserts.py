@@ -1,0 +1,196 @@
+"""Python asserts as data: `assert f(args) == expected` parsed into the values a test suite compares.
+
+Only literal values are accepted (lists, dicts, tuples, sets, numbers with simple arithmetic,
+`float('inf')`, ...): an assert that needs Python to run to know its values cannot be compiled into
+another language, so it is rejected here with a reason and counted as dropped by the caller.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .pytypes import Unsupported
+
+
+@dataclass(frozen=True)
+class ParsedAssert:
+    """One test: call the function with `args`, compare with `expected` (within `tol` when given)."""
+
+    source: str
+    args: tuple[Any, ...]
+    expected: Any
+    tol: float | None = None
+
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_SPECIAL_FLOATS = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan, "infinity": math.inf}
+
+
+def literal(node: ast.expr) -> Any:
+    """The value of a literal expression; `Unsupported` if evaluating it would need to run Python code."""
+    match node:
+        case ast.Constant(value=v) if v is None or isinstance(v, bool | int | float | str):
+            return v
+        case ast.UnaryOp(op=ast.USub(), operand=o):
+            v = literal(o)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return -v
+        case ast.UnaryOp(op=ast.UAdd(), operand=o):
+            v = literal(o)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return v
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINOPS:
+            a, b = literal(left), literal(right)
+            numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b))
+            if numeric and not (isinstance(op, ast.Pow) and abs(b) > 256):
+                try:
+                    return _BINOPS[type(op)](a, b)
+                except (ArithmeticError, ValueError) as e:
+                    raise Unsupported(f"arithmetic fails: {ast.unparse(node)}") from e
+            if isinstance(op, ast.Add) and isinstance(a, str) and isinstance(b, str):
+                return a + b
+        case ast.List(elts=elts):
+            return [literal(e) for e in elts]
+        case ast.Tuple(elts=elts):
+            return tuple(literal(e) for e in elts)
+        case ast.Set(elts=elts):
+            return set(_hashable(literal(e)) for e in elts)
+        case ast.Dict(keys=keys, values=values) if None not in keys:
+            return {_hashable(literal(k)): literal(v) for k, v in zip(keys, values, strict=True)}  # type: ignore[arg-type]
+        case ast.Attribute(value=ast.Name(id="math"), attr=attr) if attr in {"inf", "nan", "pi", "e", "tau"}:
+            return getattr(math, attr)
+        case ast.Call(func=ast.Name(id=name), args=args, keywords=[]):
+            return _call(name, [literal(a) for a in args], node)
+    raise Unsupported(f"not a literal value: {ast.unparse(node)}")
+
+
+def _hashable(v: Any) -> Any:
+    try:
+        hash(v)
+    except TypeError as e:
+        raise Unsupported(f"unhashable key or set element {v!r}") from e
+    return v
+
+
+def _call(name: str, args: list[Any], node: ast.expr) -> Any:
+    if name == "float" and len(args) == 1 and isinstance(args[0], str):
+        key = args[0].strip().lower()
+        if key in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[key]
+    if name == "float" and len(args) == 1 and isinstance(args[0], int | float):
+        return float(args[0])
+    if name in {"set", "frozenset", "list", "tuple", "dict"} and not args:
+        return {"set": set(), "frozenset": set(), "list": [], "tuple": (), "dict": {}}[name]
+    if name in {"set", "frozenset"} and len(args) == 1 and isinstance(args[0], list | tuple | str):
+        return set(_hashable(x) for x in args[0])
+    if name in {"list", "tuple"} and len(args) == 1 and isinstance(args[0], list | tuple | str):
+        return list(args[0]) if name == "list" else tuple(args[0])
+    raise Unsupported(f"not a literal value: {ast.unparse(node)}")
+
+
+def parse_assert(source: str, fn_name: str, param_names: list[str] | None = None) -> ParsedAssert:
+    """Parse one `assert` statement about `fn_name`; `Unsupported` with the reason when it is not one."""
+    try:
+        tree = ast.parse(source.strip())
+    except SyntaxError as e:
+        raise Unsupported("not valid Python") from e
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        raise Unsupported("not a single assert statement")
+    test = tree.body[0].test
+    call, expected, tol = _split(test, fn_name)
+    args = _arguments(call, param_names)
+    return ParsedAssert(source=source.strip(), args=args, expected=expected, tol=tol)
+
+
+def _is_call(node: ast.expr, fn_name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == fn_name
+
+
+def _split(test: ast.expr, fn_name: str) -> tuple[ast.Call, Any, float | None]:
+    """The call of the function, the expected value and the tolerance, for each assert shape we accept."""
+    if _is_call(test, fn_name):  # assert f(x)
+        return test, True, None  # type: ignore[return-value]
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and _is_call(test.operand, fn_name):
+        return test.operand, False, None  # type: ignore[return-value]
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if isinstance(op, ast.Eq | ast.Is):
+            if _is_call(right, fn_name) and not _is_call(left, fn_name):
+                left, right = right, left
+            if _is_call(left, fn_name):
+                expected = literal(right)
+                if isinstance(op, ast.Is) and expected not in (True, False, None):
+                    raise Unsupported("`is` against a value other than True/False/None")
+                return left, expected, None  # type: ignore[return-value]
+        # abs(f(x) - e) < tol, the usual float assert
+        if isinstance(op, ast.Lt | ast.LtE) and isinstance(left, ast.Call):
+            fn = left.func
+            if isinstance(fn, ast.Name | ast.Attribute) and ast.unparse(fn) in {"abs", "math.fabs", "fabs"}:
+                diff = left.args[0] if len(left.args) == 1 else None
+                if isinstance(diff, ast.BinOp) and isinstance(diff.op, ast.Sub):
+                    a, b = diff.left, diff.right
+                    if _is_call(b, fn_name) and not _is_call(a, fn_name):
+                        a, b = b, a
+                    if _is_call(a, fn_name):
+                        expected = literal(b)
+                        tol = literal(right)
+                        if isinstance(expected, int | float) and isinstance(tol, int | float):
+                            return a, expected, float(tol)  # type: ignore[return-value]
+    raise Unsupported(f"not an `{fn_name}(...) == value` assert")
+
+
+def _arguments(call: ast.Call, param_names: list[str] | None) -> tuple[Any, ...]:
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        raise Unsupported("starred arguments")
+    args = [literal(a) for a in call.args]
+    if call.keywords:
+        if param_names is None:
+            raise Unsupported("keyword arguments without known parameter names")
+        by_name = dict(zip(param_names, args, strict=False))
+        for kw in call.keywords:
+            if kw.arg is None or kw.arg not in param_names or kw.arg in by_name:
+                raise Unsupported("keyword argument that does not match the signature")
+            by_name[kw.arg] = literal(kw.value)
+        if set(by_name) != set(param_names):
+            raise Unsupported("relies on a default argument")
+        return tuple(by_name[p] for p in param_names)
+    if param_names is not None and len(args) != len(param_names):
+        raise Unsupported("relies on a default argument" if len(args) < len(param_names) else "too many arguments")
+    return tuple(args)
+
+
+def python_literal(value: Any) -> str:
+    """Python source for a value that `literal` reads back exactly (repr is not enough: `inf`, `set()`)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "float('nan')"
+        if math.isinf(value):
+            return "float('inf')" if value > 0 else "-float('inf')"
+        return repr(value)
+    if value is None or isinstance(value, bool | int | str):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        inner = ", ".join(python_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, set | frozenset):
+        if not value:
+            return "set()"
+        return "{" + ", ".join(python_literal(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items()) + "}"
+    raise Unsupported(f"no literal for {type(value).__name__}")

@@ -1,0 +1,433 @@
+"""The walk over Python values and types that every target language shares.
+
+A language module subclasses `Language` and says only how its literals, types, comments, signature,
+equality check and test harness look; prompts, test-suite compilation, dropping what a language cannot
+express, type inference and the pass rule live here once.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from multiplt.records import Outcome, PyFunction, TypeSignature
+
+from . import cleaner
+from .asserts import ParsedAssert, literal, parse_assert
+from .pytypes import (
+    ANY,
+    DictT,
+    ListT,
+    OptionalT,
+    Prim,
+    SetT,
+    TupleT,
+    Type,
+    UnionT,
+    Unsupported,
+    VarTupleT,
+    conforms,
+    infer,
+    member,
+    parse_type,
+    show,
+    unify,
+)
+
+# Floats are compared with math.isclose semantics: a translation that sums in another order must not be
+# thrown away for the last bits. Ints are compared exactly (the tolerance applies only where the
+# expected type holds a float).
+REL_TOL = 1e-6
+ABS_TOL = 1e-9
+
+# Printed by every harness after its last assert: a program that exits 0 without running all of its tests
+# (a candidate calling exit) does not pass.
+PASS_MARK = "MULTIPLT-TESTS-PASSED"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled assert: the target's expressions for the call and the expected value."""
+
+    index: int
+    source: str
+    call: str
+    expected: str
+    type: Type
+    rel_tol: float
+    abs_tol: float
+
+
+@dataclass(frozen=True)
+class CompiledSuite:
+    """A language's test suite for one function; `dropped` holds each assert left out and why."""
+
+    code: str
+    n_asserts: int
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    language: str = ""
+
+
+def has_float(t: Type) -> bool:
+    match t:
+        case Prim(name):
+            return name in {"float", "Any"}
+        case ListT(e) | SetT(e) | VarTupleT(e) | OptionalT(e):
+            return has_float(e)
+        case TupleT(es) | UnionT(es):
+            return any(has_float(e) for e in es)
+        case DictT(k, v):
+            return has_float(k) or has_float(v)
+    return False
+
+
+def _has_surrogate(s: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+
+
+class Language:
+    """A target language. Subclasses fill in the literal, type and harness hooks."""
+
+    name: ClassVar[str]
+    typed: ClassVar[bool] = False
+    stop_sequences: ClassVar[list[str]] = []
+    # tree-sitter grammar and the kinds of top-level node that hold a function definition
+    grammar: ClassVar[str]
+    function_kinds: ClassVar[frozenset[str]]
+    preamble_kinds: ClassVar[frozenset[str]] = frozenset()  # declarations the signature brings along
+    line_comment: ClassVar[str]
+    sig_pattern: ClassVar[str]  # regex matching the first line of a definition (for the cleaner)
+    reserved: ClassVar[frozenset[str]] = frozenset()
+    # Python words in docstrings and what the target calls them
+    words: ClassVar[dict[str, str]] = {}
+    int_range: ClassVar[tuple[int, int] | None] = (-(2**63), 2**63 - 1)
+    int_range_reason: ClassVar[str] = "integer beyond 64 bits"
+
+    @property
+    def runtime(self) -> str:
+        return self.name
+
+    # ----- names -----------------------------------------------------------------------------------
+
+    def ident(self, name: str) -> str:
+        """A Python identifier as a valid, non-reserved target identifier."""
+        return f"{name}_" if name in self.reserved else name
+
+    # ----- the shared walk over values -------------------------------------------------------------
+
+    def value(self, v: Any, t: Type) -> str:
+        """The target literal for a Python value of type `t`; `Unsupported` if the target cannot hold it."""
+        if t == ANY:
+            return self.any_value(v)
+        if isinstance(t, OptionalT):
+            if v is None:
+                return self.none_lit(t)
+            return self.some(self.value(v, t.inner), t)
+        if isinstance(t, UnionT):
+            return self.union_value(v, member(v, t), t)
+        if not conforms(v, t):
+            raise Unsupported(f"value {v!r} does not have type {show(t)}")
+        match t:
+            case Prim("int"):
+                lo_hi = self.int_range
+                if lo_hi is not None and not lo_hi[0] <= v <= lo_hi[1]:
+                    raise Unsupported(self.int_range_reason)
+                return self.int_lit(v)
+            case Prim("float"):
+                return self.float_lit(float(v))
+            case Prim("bool"):
+                return self.bool_lit(v)
+            case Prim("str"):
+                if _has_surrogate(v):
+                    raise Unsupported("string holds a lone surrogate")
+                return self.str_lit(v)
+            case Prim("None"):
+                return self.none_lit(t)
+            case ListT(e):
+                return self.list_lit([self.value(x, e) for x in v], t)
+            case VarTupleT(e):
+                return self.vartuple_lit([self.value(x, e) for x in v], t)
+            case TupleT(es):
+                return self.tuple_lit([self.value(x, e) for x, e in zip(v, es, strict=True)], t)
+            case SetT(e):
+                items = sorted(v, key=_sort_key)
+                return self.set_lit([self.value(x, e) for x in items], t)
+            case DictT(k, e):
+                return self.dict_lit([(self.value(a, k), self.value(b, e)) for a, b in v.items()], t)
+        raise Unsupported(f"unsupported type {show(t)}")
+
+    def top_value(self, v: Any, t: Type) -> str:
+        """A whole argument or expected result (a language may render the outermost value differently)."""
+        return self.value(v, t)
+
+    def any_value(self, v: Any) -> str:
+        """A value whose static type is unknown: its own inferred type decides (untyped languages)."""
+        return self.value(v, infer(v))
+
+    def union_value(self, v: Any, option: Type, t: UnionT) -> str:
+        return self.value(v, option)
+
+    def some(self, rendered: str, t: OptionalT) -> str:
+        return rendered
+
+    # literal hooks
+    def int_lit(self, v: int) -> str:
+        return str(v)
+
+    def float_lit(self, v: float) -> str:
+        raise NotImplementedError
+
+    def bool_lit(self, v: bool) -> str:
+        return "true" if v else "false"
+
+    def str_lit(self, v: str) -> str:
+        raise NotImplementedError
+
+    def none_lit(self, t: Type) -> str:
+        raise NotImplementedError
+
+    def list_lit(self, items: list[str], t: ListT) -> str:
+        raise NotImplementedError
+
+    def tuple_lit(self, items: list[str], t: TupleT) -> str:
+        raise NotImplementedError
+
+    def vartuple_lit(self, items: list[str], t: VarTupleT) -> str:
+        return self.tuple_lit(items, TupleT(tuple(t.elem for _ in items)))
+
+    def set_lit(self, items: list[str], t: SetT) -> str:
+        raise NotImplementedError
+
+    def dict_lit(self, pairs: list[tuple[str, str]], t: DictT) -> str:
+        raise NotImplementedError
+
+    # ----- types (typed languages) -----------------------------------------------------------------
+
+    def type_name(self, t: Type) -> str:
+        raise NotImplementedError
+
+    # ----- prompts ---------------------------------------------------------------------------------
+
+    def prompt(self, fn: PyFunction, types: TypeSignature | None = None, *, python_body: bool = True) -> str:
+        """Doc comment (docstring reworded, doctests translated), optionally the Python source as a
+        comment above it (MultiPL-T's best prompt), then the signature; ends where the body starts."""
+        params = python_params(fn)
+        sig_types = self._signature_types(fn, params, types)
+        parts = [self.prompt_header()]
+        if python_body:
+            parts.append(self.python_comment(fn.source))
+        doc = self.translate_doctests(inspect.cleandoc(fn.docstring or ""), fn.name, sig_types)
+        parts.append(self.doc_comment(doc))
+        parts.append(self.signature(self.ident(fn.name), [self.ident(p) for p in params], sig_types))
+        return "".join(p for p in parts if p)
+
+    def prompt_header(self) -> str:
+        return ""
+
+    def python_comment(self, source: str) -> str:
+        lines = ["This function translates the following Python code:", *source.rstrip().splitlines()]
+        return "".join(f"{self.line_comment} {line}".rstrip() + "\n" for line in lines)
+
+    def doc_comment(self, doc: str) -> str:
+        return "".join(f"{self.line_comment} {line}".rstrip() + "\n" for line in doc.splitlines())
+
+    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+        """The function's first line(s); `types` is the parameter types then the result type."""
+        raise NotImplementedError
+
+    def _signature_types(
+        self, fn: PyFunction, params: list[str], types: TypeSignature | None
+    ) -> list[Type] | None:
+        if not self.typed:
+            return None
+        if types is not None:
+            return [_parse_or_any(t) for _, t in types.params] + [_parse_or_any(types.returns)]
+        return annotation_types(fn, params)
+
+    def reword(self, doc: str) -> str:
+        """Python's names for data (list, dict, None, True) as the target calls them."""
+        for word, target in self.words.items():
+            doc = re.sub(rf"\b{re.escape(word)}\b", target, doc)
+        return doc
+
+    def translate_doctests(self, doc: str, fn_name: str, types: list[Type] | None) -> str:
+        """`>>> f(args)` examples and their result lines in the target's call syntax; every other line
+        reworded (a line that cannot be translated is reworded too)."""
+        lines = doc.splitlines()
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            stripped = line.strip()
+            if stripped.startswith(">>> ") and i + 1 < len(lines) and not lines[i + 1].strip().startswith(">>>"):
+                try:
+                    call = ast.parse(stripped[4:], mode="eval").body
+                    result = literal(ast.parse(lines[i + 1].strip(), mode="eval").body)
+                    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+                        raise Unsupported("not a call")
+                    if call.func.id != fn_name or call.keywords:
+                        raise Unsupported("not a call of the function")
+                    args = [literal(a) for a in call.args]
+                    arg_types = types[:-1] if types and len(types) == len(args) + 1 else [infer(a) for a in args]
+                    res_type = types[-1] if types else infer(result)
+                    rendered = self.call(self.ident(fn_name), [self.value(a, t) for a, t in zip(args, arg_types, strict=True)])
+                    indent = line[: len(line) - len(line.lstrip())]
+                    out += [f"{indent}>>> {rendered}", f"{indent}{self.value(result, res_type)}"]
+                    i += 2
+                    continue
+                except (SyntaxError, Unsupported, ValueError):
+                    pass
+            out.append(self.reword(line))
+            i += 1
+        return "\n".join(out)
+
+    # ----- test suites -----------------------------------------------------------------------------
+
+    def call(self, fn: str, args: list[str]) -> str:
+        return f"{fn}({', '.join(args)})"
+
+    def compile_tests(
+        self, fn_name: str, asserts: Sequence[str], types: TypeSignature | None = None
+    ) -> CompiledSuite:
+        """Each assert compiled on its own; one the target cannot express is dropped with its reason."""
+        param_names = [p for p, _ in types.params] if types is not None else None
+        parsed: list[tuple[int, ParsedAssert]] = []
+        dropped: list[tuple[str, str]] = []
+        for i, src in enumerate(asserts, 1):
+            try:
+                parsed.append((i, parse_assert(src, fn_name, param_names)))
+            except Unsupported as e:
+                dropped.append((src, str(e)))
+        sig: list[Type] | None = None
+        if types is not None:
+            sig = [_parse_or_any(t) for _, t in types.params] + [_parse_or_any(types.returns)]
+        elif self.typed:
+            sig = infer_signature([p for _, p in parsed])
+        checks: list[Check] = []
+        for i, pa in parsed:
+            try:
+                if sig is not None and len(pa.args) != len(sig) - 1:
+                    raise Unsupported("argument count differs from the signature")
+                arg_types = sig[:-1] if sig is not None else [infer(a) for a in pa.args]
+                ret_type = sig[-1] if sig is not None else infer(pa.expected)
+                args = [self.top_value(a, t) for a, t in zip(pa.args, arg_types, strict=True)]
+                expected = self.top_value(pa.expected, ret_type)
+                if pa.tol is not None:
+                    rel, abs_ = 0.0, pa.tol
+                elif has_float(ret_type) or (ret_type == ANY and _holds_float(pa.expected)):
+                    rel, abs_ = REL_TOL, ABS_TOL
+                else:
+                    rel, abs_ = 0.0, 0.0
+                check_type = ret_type if ret_type != ANY else infer(pa.expected)
+                checks.append(
+                    Check(i, pa.source, self.call(self.ident(fn_name), args), expected, check_type, rel, abs_)
+                )
+            except Unsupported as e:
+                dropped.append((pa.source, str(e)))
+        code = self.harness(checks) if checks else ""
+        return CompiledSuite(code=code, n_asserts=len(checks), dropped=dropped, language=self.name)
+
+    def harness(self, checks: list[Check]) -> str:
+        raise NotImplementedError
+
+    def program(self, function_code: str, suite: CompiledSuite) -> str:
+        """The whole file the sandbox runs: the candidate, then the harness with its asserts."""
+        return f"{function_code.rstrip()}\n\n{suite.code}"
+
+    def passed(self, outcome: Outcome) -> bool:
+        """Exit status 0 and the harness's closing mark: exit 0 alone also covers a candidate that
+        exits early and a harness that never ran."""
+        return outcome.status == "pass" and outcome.exit_code == 0 and PASS_MARK in outcome.stdout
+
+    # ----- cleaning --------------------------------------------------------------------------------
+
+    def clean(self, prompt: str, completion: str) -> str | None:
+        """The function (signature from the prompt + completion) cut where the function ends."""
+        return cleaner.clean(self, prompt, completion)
+
+    def signature_start(self, prompt: str) -> int:
+        """Where the function's own text starts in the prompt: the last line opening a definition."""
+        starts = [m.start() for m in re.finditer(self.sig_pattern, prompt, flags=re.MULTILINE)]
+        return starts[-1] if starts else 0
+
+
+def _sort_key(v: Any) -> tuple[str, str]:
+    return (type(v).__name__, repr(v))
+
+
+def _holds_float(v: Any) -> bool:
+    if isinstance(v, float):
+        return True
+    if isinstance(v, list | tuple | set | frozenset):
+        return any(_holds_float(x) for x in v)
+    if isinstance(v, dict):
+        return any(_holds_float(x) for x in v.values()) or any(_holds_float(x) for x in v)
+    return False
+
+
+def _parse_or_any(text: str) -> Type:
+    try:
+        return parse_type(text)
+    except Unsupported:
+        return ANY
+
+
+def python_params(fn: PyFunction) -> list[str]:
+    """The function's positional parameter names, read from its source."""
+    node = _def_node(fn)
+    if node is None:
+        return []
+    return [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg not in {"self", "cls"}]
+
+
+def _def_node(fn: PyFunction) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    for src in (fn.source, f"{fn.signature}\n    pass" if fn.signature.rstrip().endswith(":") else ""):
+        try:
+            tree = ast.parse(inspect.cleandoc(src) if src.startswith((" ", "\t")) else src)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return node
+    return None
+
+
+def annotation_types(fn: PyFunction, params: list[str]) -> list[Type]:
+    """Parameter and result types from the function's annotations (Any where one is missing)."""
+    node = _def_node(fn)
+    by_name: dict[str, Type] = {}
+    ret: Type = ANY
+    if node is not None:
+        for a in [*node.args.posonlyargs, *node.args.args]:
+            by_name[a.arg] = _parse_or_any(ast.unparse(a.annotation)) if a.annotation else ANY
+        ret = _parse_or_any(ast.unparse(node.returns)) if node.returns else ANY
+    return [by_name.get(p, ANY) for p in params] + [ret]
+
+
+def infer_signature(parsed: Sequence[ParsedAssert]) -> list[Type] | None:
+    """Parameter and result types unified over the values of all asserts (the arity of the first wins)."""
+    if not parsed:
+        return None
+    arity = len(parsed[0].args)
+    same = [p for p in parsed if len(p.args) == arity]
+    cols: list[Type] = []
+    for i in range(arity):
+        cols.append(unify(_infer_or_any(p.args[i]) for p in same))
+    cols.append(unify(_infer_or_any(p.expected) for p in same))
+    return cols
+
+
+def _infer_or_any(v: Any) -> Type:
+    try:
+        return infer(v)
+    except Unsupported:
+        return ANY
+
+
+def type_signature(params: Sequence[str], types: Sequence[Type]) -> TypeSignature:
+    """A record for inferred types: `types` is the parameter types then the result type."""
+    return TypeSignature(params=tuple((p, show(t)) for p, t in zip(params, types[:-1], strict=True)), returns=show(types[-1]))

@@ -1,0 +1,54 @@
+"""Cut an LLM completion where the function ends, with the target's tree-sitter grammar.
+
+Stop sequences end generation early but not reliably (a model may go on with a test, a second
+function or prose); the grammar tells where the definition that the prompt opened really ends.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from tree_sitter import Node, Parser
+from tree_sitter_language_pack import get_parser
+
+if TYPE_CHECKING:
+    from .base import Language
+
+
+@cache
+def _parser(grammar: str) -> Parser:
+    return get_parser(grammar)  # type: ignore[arg-type]
+
+
+def _first_definition(root: Node, skip: frozenset[str]) -> Node | None:
+    for child in root.children:
+        if child.type in {"comment", "line_comment", "block_comment"} or child.type in skip:
+            if child.has_error:
+                return None
+            continue
+        return child
+    return None
+
+
+def clean(lang: Language, prompt: str, completion: str) -> str | None:
+    """The definition opened at the end of `prompt`, completed by `completion` and cut at its end;
+    None when no prefix of the text parses into one error-free definition.
+
+    The whole text is tried first, then ever shorter prefixes ending at a line break: trailing prose
+    or a half-written second function can turn the parse of everything into an error.
+    """
+    head = prompt[lang.signature_start(prompt) :]
+    text = head + completion
+    data = text.encode("utf-8", "surrogatepass")
+    parser = _parser(lang.grammar)
+    ends = [len(data)] + [i + 1 for i in range(len(data) - 1, len(head.encode()) - 1, -1) if data[i] == 0x0A]
+    for end in ends:
+        tree = parser.parse(data[:end])
+        node = _first_definition(tree.root_node, lang.preamble_kinds)
+        if node is None or node.type not in lang.function_kinds or node.has_error:
+            continue
+        if node.end_byte <= len(head.encode()):  # the signature alone is not a function
+            continue
+        return data[: node.end_byte].decode("utf-8", "surrogatepass")
+    return None

@@ -1,0 +1,166 @@
+"""Julia: typed. Vectors, tuples, Dicts and Sets carry their element types in the literal, because a
+method typed `Vector{Float64}` does not accept `[]` or `[1, 2]`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ._strings import escape
+from .base import PASS_MARK, Check, Language
+from .pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
+
+_PRELUDE = r"""
+function multiplt_num_eq(a, b, rel, abs_tol)
+    (isnan(a) && isnan(b)) && return true
+    (isnan(a) || isnan(b)) && return false
+    a == b && return true
+    (isinf(a) || isinf(b)) && return false
+    (rel == 0 && abs_tol == 0) && return false
+    return abs(a - b) <= max(rel * max(abs(a), abs(b)), abs_tol)
+end
+function multiplt_eq(a, b, rel, abs_tol)
+    if a isa Bool || b isa Bool
+        return a isa Bool && b isa Bool && a == b
+    elseif a isa Real && b isa Real
+        return multiplt_num_eq(a, b, rel, abs_tol)
+    elseif a isa AbstractString && b isa AbstractString
+        return a == b
+    elseif a === nothing || b === nothing
+        return a === b
+    elseif (a isa AbstractVector && b isa AbstractVector) || (a isa Tuple && b isa Tuple)
+        return length(a) == length(b) && all(multiplt_eq(x, y, rel, abs_tol) for (x, y) in zip(a, b))
+    elseif a isa AbstractDict && b isa AbstractDict
+        length(a) == length(b) || return false
+        for (k, v) in b
+            haskey(a, k) || return false
+            multiplt_eq(a[k], v, rel, abs_tol) || return false
+        end
+        return true
+    elseif a isa AbstractSet && b isa AbstractSet
+        return length(a) == length(b) && all(x -> x in a, b)
+    end
+    return false
+end
+const multiplt_failed = Ref(0)
+function multiplt_check(i, text, thunk, expected, rel, abs_tol)
+    try
+        actual = thunk()
+        if !multiplt_eq(actual, expected, rel, abs_tol)
+            multiplt_failed[] += 1
+            println(stderr, "FAIL ", i, ": ", text, " -- got ", repr(actual))
+        end
+    catch e
+        multiplt_failed[] += 1
+        println(stderr, "FAIL ", i, ": ", text, " -- raised: ", sprint(showerror, e))
+    end
+end
+"""
+
+
+class Julia(Language):
+    name = "julia"
+    typed = True
+    stop_sequences: ClassVar[list[str]] = ["\nfunction ", "\nmacro ", '\n"""', "\n#", "\n```", "\nprintln("]
+    grammar = "julia"
+    function_kinds = frozenset({"function_definition"})
+    line_comment = "#"
+    sig_pattern = r"^function "
+    reserved = frozenset(
+        "baremodule begin break catch const continue do else elseif end export false finally for function "
+        "global if import let local macro module quote return struct true try using while abstract mutable "
+        "primitive type where in isa".split()
+    )
+    words: ClassVar[dict[str, str]] = {
+        "lists": "vectors",
+        "list": "vector",
+        "dictionaries": "dictionaries",
+        "dict": "Dict",
+        "None": "nothing",
+        "True": "true",
+        "False": "false",
+    }
+
+    def int_lit(self, v: int) -> str:
+        return "typemin(Int64)" if v == -(2**63) else str(v)
+
+    def float_lit(self, v: float) -> str:
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Inf" if v > 0 else "-Inf"
+        return repr(v)
+
+    def str_lit(self, v: str) -> str:
+        return '"' + escape(v, _julia_escape, {"$": "\\$"}) + '"'
+
+    def none_lit(self, t: Type) -> str:
+        return "nothing"
+
+    def any_value(self, v: Any) -> str:
+        return self.value(v, infer(v))
+
+    def list_lit(self, items: list[str], t: ListT) -> str:
+        return f"{self.type_name(t.elem)}[{', '.join(items)}]"
+
+    def tuple_lit(self, items: list[str], t: TupleT) -> str:
+        if len(items) == 1:
+            return f"({items[0]},)"
+        return f"({', '.join(items)})"
+
+    def set_lit(self, items: list[str], t: SetT) -> str:
+        return f"Set{{{self.type_name(t.elem)}}}([{', '.join(items)}])"
+
+    def dict_lit(self, pairs: list[tuple[str, str]], t: DictT) -> str:
+        inner = ", ".join(f"{k} => {v}" for k, v in pairs)
+        return f"Dict{{{self.type_name(t.key)}, {self.type_name(t.value)}}}({inner})"
+
+    def type_name(self, t: Type) -> str:
+        match t:
+            case Prim(name):
+                return {"int": "Int64", "float": "Float64", "bool": "Bool", "str": "String", "None": "Nothing"}.get(
+                    name, "Any"
+                )
+            case ListT(e):
+                return f"Vector{{{self.type_name(e)}}}"
+            case VarTupleT(e):
+                return f"Tuple{{Vararg{{{self.type_name(e)}}}}}"
+            case TupleT(es):
+                return f"Tuple{{{', '.join(self.type_name(e) for e in es)}}}"
+            case DictT(k, v):
+                return f"Dict{{{self.type_name(k)}, {self.type_name(v)}}}"
+            case SetT(e):
+                return f"Set{{{self.type_name(e)}}}"
+            case OptionalT(i):
+                return f"Union{{{self.type_name(i)}, Nothing}}"
+            case UnionT(os):
+                return f"Union{{{', '.join(self.type_name(o) for o in os)}}}"
+        return "Any"
+
+    def doc_comment(self, doc: str) -> str:
+        if not doc.strip():
+            return ""
+        body = escape(doc, lambda c: c, {"\n": "\n", "\t": "\t", "$": "\\$"})
+        return '"""\n' + "".join(f"    {line}".rstrip() + "\n" for line in body.splitlines()) + '"""\n'
+
+    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+        if types is None:
+            return f"function {name}({', '.join(params)})\n"
+        args = [p if t == ANY else f"{p}::{self.type_name(t)}" for p, t in zip(params, types, strict=False)]
+        ret = "" if types[-1] == ANY else f"::{self.type_name(types[-1])}"
+        return f"function {name}({', '.join(args)}){ret}\n"
+
+    def harness(self, checks: list[Check]) -> str:
+        lines = [_PRELUDE]
+        for c in checks:
+            lines.append(
+                f"multiplt_check({c.index}, {self.str_lit(c.source)}, () -> {c.call}, {c.expected}, "
+                f"{c.rel_tol!r}, {c.abs_tol!r})"
+            )
+        lines.append("multiplt_failed[] > 0 && exit(1)")
+        lines.append(f'println("{PASS_MARK} {len(checks)}")')
+        return "\n".join(lines) + "\n"
+
+
+def _julia_escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"

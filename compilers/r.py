@@ -1,0 +1,172 @@
+"""R: numbers are doubles, lists of one atomic type are vectors (`c(...)`), anything else is `list(...)`;
+dicts are named lists; None is NULL, which R also uses for an empty vector."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from ._strings import escape
+from .base import PASS_MARK, Check, Language
+from .pytypes import INT, DictT, ListT, Prim, SetT, TupleT, Type, Unsupported, VarTupleT
+
+_PRELUDE = r"""
+multiplt_num_eq <- function(a, b, rel, abs_tol) {
+  if (is.nan(a) && is.nan(b)) return(TRUE)
+  if (is.na(a) || is.na(b)) return(FALSE)
+  if (a == b) return(TRUE)
+  if (is.infinite(a) || is.infinite(b)) return(FALSE)
+  if (rel == 0 && abs_tol == 0) return(FALSE)
+  abs(a - b) <= max(rel * max(abs(a), abs(b)), abs_tol)
+}
+multiplt_eq <- function(a, b, rel, abs_tol) {
+  if (is.null(b)) return(is.null(a))
+  if (length(b) == 0 && is.null(names(b))) return((is.null(a) || is.vector(a)) && length(a) == 0 && is.null(names(a)))
+  if (is.null(a) || !(is.vector(a) || is.list(a))) return(FALSE)
+  if (length(a) != length(b)) return(FALSE)
+  if (!is.null(names(b))) {
+    if (is.null(names(a)) || !setequal(names(a), names(b)) || anyDuplicated(names(a)) > 0) return(FALSE)
+    for (k in names(b)) if (!multiplt_eq(a[[k]], b[[k]], rel, abs_tol)) return(FALSE)
+    return(TRUE)
+  }
+  if (length(b) == 1 && !is.list(b)) {
+    if (is.list(a)) a <- a[[1]]
+    if (length(a) != 1 || is.list(a)) return(FALSE)
+    if (is.logical(b)) return(is.logical(a) && !is.na(a) && a == b)
+    if (is.character(b)) return(is.character(a) && !is.na(a) && a == b)
+    if (is.numeric(b)) return(is.numeric(a) && multiplt_num_eq(a, b, rel, abs_tol))
+    return(FALSE)
+  }
+  for (i in seq_along(b)) if (!multiplt_eq(a[[i]], b[[i]], rel, abs_tol)) return(FALSE)
+  TRUE
+}
+multiplt_set_eq <- function(a, b, rel, abs_tol) {
+  if (length(b) == 0) return(length(a) == 0)
+  if (is.null(a) || length(a) == 0) return(FALSE)
+  a <- unique(unlist(a)); b <- unique(unlist(b))
+  for (x in b) if (!any(vapply(as.list(a), function(y) multiplt_eq(y, x, rel, abs_tol), logical(1)))) return(FALSE)
+  for (y in a) if (!any(vapply(as.list(b), function(x) multiplt_eq(y, x, rel, abs_tol), logical(1)))) return(FALSE)
+  TRUE
+}
+multiplt_failed <- 0
+multiplt_check <- function(i, text, thunk, expected, rel, abs_tol, eq = multiplt_eq) {
+  result <- tryCatch(list(ok = TRUE, value = thunk()),
+                     error = function(e) list(ok = FALSE, value = conditionMessage(e)))
+  if (!result$ok) {
+    multiplt_failed <<- multiplt_failed + 1
+    cat("FAIL ", i, ": ", text, " -- raised: ", result$value, "\n", sep = "", file = stderr())
+  } else if (!isTRUE(eq(result$value, expected, rel, abs_tol))) {
+    multiplt_failed <<- multiplt_failed + 1
+    cat("FAIL ", i, ": ", text, " -- got ", paste(deparse(result$value), collapse = " "), "\n", sep = "", file = stderr())
+  }
+}
+"""
+
+# Doubles hold every int up to 2**53 exactly; past that an int literal would silently change.
+_EXACT = 2**53
+
+
+def _atomic_kind(t: Type) -> str | None:
+    if t == INT or t == Prim("float"):
+        return "num"
+    if isinstance(t, Prim) and t.name in {"bool", "str"}:
+        return t.name
+    return None
+
+
+class R(Language):
+    name = "r"
+    stop_sequences: ClassVar[list[str]] = ["\n#", "\n```", "\nprint(", "\ncat("]
+    grammar = "r"
+    function_kinds = frozenset({"binary_operator", "left_assignment"})
+    line_comment = "#"
+    sig_pattern = r"^\S+ <- function\("
+    int_range = (-_EXACT, _EXACT)
+    int_range_reason = "integer beyond 2**53 (R numbers are doubles)"
+    reserved = frozenset(
+        "if else repeat while function for next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
+        "NA_character_ in".split()
+    )
+    words: ClassVar[dict[str, str]] = {
+        "dictionaries": "named lists",
+        "dictionary": "named list",
+        "dicts": "named lists",
+        "dict": "named list",
+        "tuples": "lists",
+        "tuple": "list",
+        "None": "NULL",
+        "True": "TRUE",
+        "False": "FALSE",
+    }
+
+    def float_lit(self, v: float) -> str:
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Inf" if v > 0 else "-Inf"
+        return repr(v)
+
+    def bool_lit(self, v: bool) -> str:
+        return "TRUE" if v else "FALSE"
+
+    def str_lit(self, v: str) -> str:
+        if "\0" in v:
+            raise Unsupported("NUL character (R strings cannot hold it)")
+        return '"' + escape(v, lambda c: f"\\u{{{ord(c):04x}}}" if ord(c) < 0x10000 else f"\\U{{{ord(c):08x}}}") + '"'
+
+    def none_lit(self, t: Type) -> str:
+        return "NULL"
+
+    def _seq(self, items: list[str], elem_types: list[Type]) -> str:
+        kinds = {_atomic_kind(t) for t in elem_types}
+        if items and len(kinds) == 1 and None not in kinds:
+            return f"c({', '.join(items)})"
+        return f"list({', '.join(items)})"
+
+    def list_lit(self, items: list[str], t: ListT) -> str:
+        return self._seq(items, [t.elem] * len(items))
+
+    def vartuple_lit(self, items: list[str], t: VarTupleT) -> str:
+        return self._seq(items, [t.elem] * len(items))
+
+    def tuple_lit(self, items: list[str], t: TupleT) -> str:
+        return self._seq(items, list(t.elems))
+
+    def set_lit(self, items: list[str], t: SetT) -> str:
+        raise Unsupported("a set inside another value (R has no set type)")
+
+    def dict_lit(self, pairs: list[tuple[str, str]], t: DictT) -> str:
+        if not pairs:
+            return "list()"
+        if t.key not in (Prim("str"), INT):
+            raise Unsupported("dict keys other than str or int (R names are strings)")
+        names = [k if k.startswith('"') else f'"{k}"' for k, _ in pairs]
+        if any(n == '""' for n in names):
+            raise Unsupported("empty string as a dict key (R names cannot be empty)")
+        return "list(" + ", ".join(f"{n} = {v}" for n, (_, v) in zip(names, pairs, strict=True)) + ")"
+
+    def top_value(self, v: object, t: Type) -> str:
+        """A set is a vector compared as a set, which R can do only at the top of a value."""
+        if isinstance(t, SetT):
+            items = sorted(v, key=lambda x: (type(x).__name__, repr(x)))  # type: ignore[call-overload]
+            return self._seq([self.value(x, t.elem) for x in items], [t.elem] * len(items))
+        return self.value(v, t)
+
+    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+        return f"{name} <- function({', '.join(params)}) {{\n"
+
+    def harness(self, checks: list[Check]) -> str:
+        lines = [_PRELUDE]
+        for c in checks:
+            eq = ", eq = multiplt_set_eq" if _is_set(c.type) else ""
+            lines.append(
+                f"multiplt_check({c.index}, {self.str_lit(c.source)}, function() {c.call}, {c.expected}, "
+                f"{c.rel_tol!r}, {c.abs_tol!r}{eq})"
+            )
+        lines.append("if (multiplt_failed > 0) quit(status = 1)")
+        lines.append(f'cat("{PASS_MARK} {len(checks)}\\n")')
+        return "\n".join(lines) + "\n"
+
+
+def _is_set(t: Type) -> bool:
+    return isinstance(t, SetT)
