@@ -48,7 +48,9 @@ class WorkStore:
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         with self._tx() as conn:
-            conn.executescript(_SCHEMA)
+            # executescript() would COMMIT the open transaction first; run the statements one by one.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
 
     @staticmethod
     def key(*parts: str) -> str:
