@@ -239,6 +239,11 @@ class Language:
         """The function's first line(s); `types` is the parameter types then the result type."""
         raise NotImplementedError
 
+    def completion_returning(self, expr: str) -> str:
+        """A completion whose body just returns `expr`: stand-in candidates (an identity function, a
+        deliberately wrong constant) for testing the harness itself."""
+        raise NotImplementedError
+
     def _signature_types(
         self, fn: PyFunction, params: list[str], types: TypeSignature | None
     ) -> list[Type] | None:
@@ -307,18 +312,29 @@ class Language:
             sig = [_parse_or_any(t) for _, t in types.params] + [_parse_or_any(types.returns)]
         elif self.typed:
             sig = infer_signature([p for _, p in parsed])
+        if sig is not None:
+            try:
+                self.validate_signature(sig)
+            except Unsupported as e:
+                dropped += [(pa.source, str(e)) for _, pa in parsed]
+                parsed = []
         checks: list[Check] = []
         for i, pa in parsed:
             try:
                 if sig is not None and len(pa.args) != len(sig) - 1:
                     raise Unsupported("argument count differs from the signature")
-                arg_types = sig[:-1] if sig is not None else [infer(a) for a in pa.args]
-                ret_type = sig[-1] if sig is not None else infer(pa.expected)
+                # Untyped targets render each value by its own type; the signature still says
+                # whether a result is a float (compared within a tolerance).
+                if sig is not None and self.typed:
+                    arg_types, ret_type = sig[:-1], sig[-1]
+                else:
+                    arg_types, ret_type = [infer(a) for a in pa.args], infer(pa.expected)
+                declared = sig[-1] if sig is not None else ret_type
                 args = [self.top_value(a, t) for a, t in zip(pa.args, arg_types, strict=True)]
                 expected = self.top_value(pa.expected, ret_type)
                 if pa.tol is not None:
                     rel, abs_ = 0.0, pa.tol
-                elif has_float(ret_type) or (ret_type == ANY and _holds_float(pa.expected)):
+                elif has_float(declared) or has_float(ret_type) or _holds_float(pa.expected):
                     rel, abs_ = REL_TOL, ABS_TOL
                 else:
                     rel, abs_ = 0.0, 0.0
@@ -330,6 +346,12 @@ class Language:
                 dropped.append((pa.source, str(e)))
         code = self.harness(checks) if checks else ""
         return CompiledSuite(code=code, n_asserts=len(checks), dropped=dropped, language=self.name)
+
+    def validate_signature(self, types: list[Type]) -> None:
+        """Raise `Unsupported` if the signature cannot be written in the target (typed languages)."""
+        if self.typed:
+            for t in types:
+                self.type_name(t)
 
     def harness(self, checks: list[Check]) -> str:
         raise NotImplementedError

@@ -150,6 +150,9 @@ class Julia(Language):
         ret = "" if types[-1] == ANY else f"::{self.type_name(types[-1])}"
         return f"function {name}({', '.join(args)}){ret}\n"
 
+    def completion_returning(self, expr: str) -> str:
+        return f"    return {expr}\nend\n"
+
     def harness(self, checks: list[Check]) -> str:
         lines = [_PRELUDE]
         for c in checks:

@@ -105,7 +105,8 @@ class Lua(Language):
         return "{" + ", ".join(self._no_nil(items)) + "}"
 
     def tuple_lit(self, items: list[str], t: TupleT) -> str:
-        return "{" + ", ".join(self._no_nil(items)) + "}"
+        # A tuple's length is fixed by its type, so a nil in it (a hole in the table) is unambiguous.
+        return "{" + ", ".join(items) + "}"
 
     def set_lit(self, items: list[str], t: SetT) -> str:
         self._key_check(t.elem, items)
@@ -124,6 +125,9 @@ class Lua(Language):
 
     def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
         return f"local function {name}({', '.join(params)})\n"
+
+    def completion_returning(self, expr: str) -> str:
+        return f"  return {expr}\nend\n"
 
     def harness(self, checks: list[Check]) -> str:
         lines = [_PRELUDE]

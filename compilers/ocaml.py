@@ -196,7 +196,7 @@ class OCaml(Language):
         return f"({name})" if " * " in name or " -> " in name else name
 
     def union_name(self, t: UnionT) -> str:
-        return "_or_".join(re.sub(r"[^a-z0-9]+", "_", self.type_name(o)).strip("_") for o in t.options)
+        return "value"
 
     def unions(self, types: list[Type]) -> list[UnionT]:
         """Every union inside the types, innermost first, each once."""
@@ -222,12 +222,22 @@ class OCaml(Language):
             visit(t)
         return found
 
+    def validate_signature(self, types: list[Type]) -> None:
+        super().validate_signature(types)
+        members = [o for u in self.unions(types) for o in u.options]
+        if any("'a" in self.type_name(o) for o in members):
+            raise Unsupported("a union holding a value of unknown type (OCaml needs a concrete type)")
+
     def type_decls(self, types: list[Type]) -> str:
-        decls = []
+        """One variant type, `value`, with a constructor for each type any union of the signature holds:
+        one type rather than one per union, so constructor names never clash."""
+        members: list[Type] = []
         for u in self.unions(types):
-            cases = " | ".join(f"{self.constructor(o)} of {self.type_name(o)}" for o in u.options)
-            decls.append(f"type {self.union_name(u)} = {cases}\n")
-        return "".join(decls)
+            members += [o for o in u.options if o not in members]
+        if not members:
+            return ""
+        cases = " | ".join(f"{self.constructor(o)} of {self.type_name(o)}" for o in members)
+        return f"type value = {cases}\n"
 
     def eq_fn(self, t: Type, rel: float, abs_tol: float) -> str:
         """An equality function for values of type `t`, built from the prelude's combinators."""
@@ -298,6 +308,9 @@ class OCaml(Language):
         else:
             args = "".join(f" ({p} : {self.type_name(t)})" for p, t in zip(params, types, strict=False))
         return f"{decls}let rec {name}{args} : {self.type_name(types[-1])} =\n"
+
+    def completion_returning(self, expr: str) -> str:
+        return f"  {expr}\n"
 
     def call(self, fn: str, args: list[str]) -> str:
         return f"{fn} {' '.join(args)}" if args else f"{fn} ()"

@@ -258,8 +258,6 @@ def union(options: list[Type]) -> Type:
                     has_none = True
                 elif y not in flat:
                     flat.append(y)
-    if INT in flat and FLOAT in flat:
-        flat.remove(INT)
     if ANY in flat:
         flat = [ANY]
     core: Type = NONE if not flat else flat[0] if len(flat) == 1 else UnionT(tuple(flat))

@@ -155,6 +155,9 @@ class R(Language):
     def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
         return f"{name} <- function({', '.join(params)}) {{\n"
 
+    def completion_returning(self, expr: str) -> str:
+        return f"  {expr}\n}}\n"
+
     def harness(self, checks: list[Check]) -> str:
         lines = [_PRELUDE]
         for c in checks:

@@ -102,6 +102,9 @@ class Racket(Language):
     def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
         return f"(define ({name}{''.join(' ' + p for p in params)})\n"
 
+    def completion_returning(self, expr: str) -> str:
+        return f"  {expr})\n"
+
     def program(self, function_code: str, suite: object) -> str:
         body = function_code.lstrip()
         if body.startswith("#lang"):
