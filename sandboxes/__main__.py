@@ -1,0 +1,44 @@
+"""`python -m multiplt.sandboxes build [--offline] [LANG...]` and `python -m multiplt.sandboxes setup`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from multiplt.sandboxes.runtimes import LANGUAGES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m multiplt.sandboxes", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build the sandbox images that are missing (idempotent)")
+    build.add_argument("--offline", action="store_true", help="debootstrap + chroot + docker import; no registry")
+    build.add_argument("--docker", action="store_true", help="force `docker build` from the Dockerfiles")
+    build.add_argument("languages", nargs="*", choices=[[], *LANGUAGES], metavar="LANG", help=", ".join(LANGUAGES))
+    setup = sub.add_parser("setup", help="start a Docker engine if none answers, then build every image")
+    setup.add_argument("--offline", action="store_true")
+    sub.add_parser("images", help="print the image tag of each language")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            from multiplt.sandboxes.build import build_images
+
+            offline = True if args.offline else (False if args.docker else None)
+            build_images(args.languages or None, offline=offline)
+        elif args.command == "setup":
+            from multiplt.sandboxes.host import setup as run_setup
+
+            run_setup(offline=True if args.offline else None)
+        else:
+            from multiplt.sandboxes.dockerfile import image_name
+
+            for lang in LANGUAGES:
+                print(lang, image_name(lang))
+    except (RuntimeError, ValueError) as exc:
+        print(f"multiplt.sandboxes: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

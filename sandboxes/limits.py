@@ -1,0 +1,67 @@
+"""The caps every run is held to, shared by the Docker sandbox and the local one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multiplt.sandboxes.runtimes import Runtime
+
+from multiplt.records import Outcome, Program
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-run and per-container caps. The defaults fit test suites of small functions.
+
+    memory_mb=None takes the runtime's own default (Julia and Racket need more than Lua).
+    `keep_bytes` is how much of stdout and of stderr comes back in the Outcome; `output_bytes` is how
+    much a program may write in all before it is killed (an endless print is an error, not a pass).
+    """
+
+    memory_mb: int | None = None
+    pids: int = 128
+    cpus: float = 1.0
+    output_bytes: int = 1 << 20
+    keep_bytes: int = 8192
+    file_bytes: int = 16 << 20
+    open_files: int = 256
+    scratch_mb: int = 64
+
+    def memory_for(self, runtime: Runtime) -> int:
+        return self.memory_mb if self.memory_mb is not None else runtime.memory_mb
+
+
+def make_job(program: Program, runtime: Runtime, limits: SandboxLimits, job_id: int) -> dict[str, object]:
+    """The message the runner gets for one program."""
+    return {
+        "id": job_id,
+        "filename": runtime.filename,
+        "argv": list(runtime.argv),
+        "code": program.code,
+        "timeout": float(program.timeout_s),
+        "env": {"LANG": "C.UTF-8", "TMPDIR": "/tmp", **runtime.env},
+        "keep": limits.keep_bytes,
+        "output_limit": limits.output_bytes,
+        "fsize": limits.file_bytes,
+        "nofile": limits.open_files,
+    }
+
+
+def to_outcome(runtime: Runtime, result: dict[str, object]) -> Outcome:
+    """The runner reports facts; the verdict (and the language's pass rule) is applied here."""
+    stdout = str(result.get("stdout", ""))
+    stderr = str(result.get("stderr", ""))
+    seconds = float(result.get("seconds", 0.0))  # type: ignore[arg-type]
+    if result.get("runner_error"):
+        return Outcome("error", None, stdout, f"runner error: {result['runner_error']}", seconds)
+    raw_exit = result.get("exit")
+    exit_code = int(raw_exit) if isinstance(raw_exit, int) else None
+    if result.get("timeout"):
+        return Outcome("timeout", exit_code, stdout, stderr, seconds)
+    if result.get("oom"):
+        return Outcome("oom", exit_code, stdout, stderr, seconds)
+    if result.get("output_exceeded"):
+        return Outcome("error", exit_code, stdout, stderr + "\n[multiplt: output limit exceeded]", seconds)
+    if result.get("start_failed") or exit_code is None:
+        return Outcome("error", exit_code, stdout, stderr, seconds)
+    return Outcome(runtime.judge(exit_code, stdout, stderr), exit_code, stdout, stderr, seconds)

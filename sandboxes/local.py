@@ -1,0 +1,99 @@
+"""LocalSandbox: programs as plain host processes under rlimits, for machines without Docker.
+
+It shares the runner's code (fresh scratch dir, own process group, rlimits, wall clock, output cap)
+but it is NOT isolation: a program can read and write anything the host user can, use the network
+and leave daemons that escaped its process group. It exists so that a laptop without Docker can try
+the pipeline on trusted inputs; it is never picked automatically, and it says so when created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
+from multiplt.sandboxes.runner import execute
+from multiplt.sandboxes.runtimes import LANGUAGES, get
+
+from multiplt.records import Outcome, Program
+
+
+class UnsafeSandboxWarning(UserWarning):
+    """Raised once per LocalSandbox: untrusted code is about to run unconfined on this host."""
+
+
+class LocalSandbox:
+    """Same API as Sandbox (`run`, context manager), backed by host subprocesses. Unsafe by design."""
+
+    safe = False
+
+    def __init__(
+        self,
+        languages: Iterable[str] | None = None,
+        concurrency: int | None = None,
+        limits: SandboxLimits | None = None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        self.languages = list(languages) if languages else list(LANGUAGES)
+        self.runtimes = {lang: get(lang) for lang in self.languages}
+        missing = [f"{r.name} ({r.argv[0]})" for r in self.runtimes.values() if not shutil.which(r.argv[0])]
+        if missing:
+            raise RuntimeError(f"LocalSandbox needs these interpreters on PATH: {', '.join(missing)}")
+        self.concurrency = concurrency or len(os.sched_getaffinity(0))
+        self.limits = limits or SandboxLimits()
+        if not quiet:
+            warnings.warn(
+                "LocalSandbox runs programs unconfined on this host (no container, network open): "
+                "use it only for trusted code",
+                UnsafeSandboxWarning,
+                stacklevel=2,
+            )
+        self._root = tempfile.mkdtemp(prefix="multiplt-local-")
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="multiplt-local")
+        self._ids = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LocalSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def run(self, programs: Sequence[Program]) -> list[Outcome]:
+        for p in programs:
+            if p.language not in self.runtimes:
+                raise ValueError(f"this sandbox runs {', '.join(self.languages)}; got a {p.language!r} program")
+        return list(self._pool.map(self._run_one, programs))
+
+    def _scratch(self) -> str:
+        path = getattr(self._local, "scratch", None)
+        if path is None:
+            path = tempfile.mkdtemp(dir=self._root)
+            self._local.scratch = path
+        return path
+
+    def _run_one(self, program: Program) -> Outcome:
+        runtime = self.runtimes[program.language]
+        with self._lock:
+            self._ids += 1
+            job_id = self._ids
+        job = make_job(program, runtime, self.limits, job_id)
+        if runtime.address_space_limit_ok:
+            job["address_space"] = self.limits.memory_for(runtime) << 20
+        job["env"] = {**os.environ, **job["env"]}  # type: ignore[dict-item]
+        try:
+            result = execute(job, scratch=self._scratch(), contained=False)
+        except Exception as exc:  # noqa: BLE001 - one broken run must not end the batch
+            return Outcome("crashed", None, "", f"{type(exc).__name__}: {exc}", 0.0)
+        return to_outcome(runtime, result)

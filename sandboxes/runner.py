@@ -1,0 +1,326 @@
+"""The runner: one long-lived process that runs many untrusted programs, one at a time.
+
+Starting a container costs far more than a small program, so each container keeps this runner alive
+and feeds it programs over its stdin. For every program it makes a fresh scratch directory, forks,
+puts the child in its own session and process group under rlimits, and afterwards kills everything
+that is left. Inside a container the runner is PID 1, which buys two things: signals from the
+programs (even SIGKILL) cannot reach it, and `kill(-1, SIGKILL)` reaches every other process, so a
+background child that escaped with setsid() dies too.
+
+The same code runs on a host for LocalSandbox (`contained=False`): there it must not kill(-1).
+
+It must run on the oldest Python in any image (3.9 in the Julia image) and use only the standard
+library. It is not baked into the images: the host passes this file's source as the container's
+command (`python3 -S -c ...`), so the runner always speaks the host library's protocol.
+
+Wire format, both directions: 4-byte big-endian length, then a UTF-8 JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import stat
+import struct
+import sys
+import time
+
+HEADER = struct.Struct(">I")
+SCRATCH = "/scratch"
+RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ)
+OOM_COUNTERS = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+
+
+def read_exact(fd: int, n: int) -> bytes | None:
+    """n bytes from fd, or None on EOF (the host went away: time to exit)."""
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int) -> dict | None:
+    head = read_exact(fd, HEADER.size)
+    if head is None:
+        return None
+    body = read_exact(fd, HEADER.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def write_message(fd: int, message: dict) -> None:
+    body = json.dumps(message).encode("utf-8")
+    data = HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def oom_kills() -> int:
+    """The cgroup's OOM-kill counter: the only reliable way to tell an OOM kill from any other SIGKILL."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return -1
+
+
+def _force_remove(path: str) -> None:
+    """Remove a tree the program may have made unreadable (chmod 000) to trip the cleanup."""
+
+    def fix(func: object, p: str, exc: object) -> None:
+        try:
+            os.chmod(os.path.dirname(p) or p, stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+        except OSError:
+            pass
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=fix)
+        else:
+            os.unlink(path)
+
+
+def _limits(job: dict) -> list[tuple[int, int]]:
+    timeout = float(job["timeout"])
+    out = [
+        (resource.RLIMIT_CPU, int(timeout) + 1),
+        (resource.RLIMIT_FSIZE, int(job.get("fsize", 16 << 20))),
+        (resource.RLIMIT_NOFILE, int(job.get("nofile", 256))),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if job.get("address_space"):
+        out.append((resource.RLIMIT_AS, int(job["address_space"])))
+    if job.get("nproc"):
+        out.append((resource.RLIMIT_NPROC, int(job["nproc"])))
+    return out
+
+
+def _child(job: dict, workdir: str, out_w: int, err_w: int) -> None:
+    """In the forked child: never returns."""
+    try:
+        for sig in RESET_SIGNALS:  # the runner ignores these; the program must get the defaults back
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 65536)
+        for which, value in _limits(job):
+            soft_hard = (value, value) if which != resource.RLIMIT_CPU else (value, value + 1)
+            resource.setrlimit(which, soft_hard)
+        try:  # make the program, never the runner, the OOM killer's first choice
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        os.chdir(workdir)
+        env = dict(job.get("env") or {})
+        env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        env["HOME"] = workdir
+        argv = list(job["argv"])
+        os.execvpe(argv[0], argv, env)
+    except BaseException as exc:  # noqa: BLE001 - anything here means the program never started
+        try:
+            os.write(2, f"multiplt-runner: cannot start {job.get('argv')!r}: {exc}\n".encode())
+        finally:
+            os._exit(127)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _kill_everything_else() -> None:
+    """As PID 1 of the container: kill every other process until none is left, reaping as we go."""
+    me = os.getpid()
+    for _ in range(1000):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        alive = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+        if not alive:
+            return
+        time.sleep(0.001)
+
+
+def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
+    """Run one program and report raw facts; the host applies the language's pass rule."""
+    workdir = os.path.join(scratch, "run")
+    _force_remove(workdir)
+    os.mkdir(workdir, 0o700)
+    with open(os.path.join(workdir, job["filename"]), "w", encoding="utf-8") as f:
+        f.write(job["code"])
+    keep = int(job.get("keep", 8192))
+    limit = int(job.get("output_limit", 1 << 20))
+    timeout = float(job["timeout"])
+    ooms_before = oom_kills() if contained else -1
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        _child(job, workdir, out_w, err_w)
+    os.close(out_w)
+    os.close(err_w)
+
+    buffers = {out_r: bytearray(), err_r: bytearray()}
+    total = 0
+    timed_out = output_exceeded = False
+    status = None
+    deadline = start + timeout
+    poller = select.poll()
+    for fd in buffers:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    pidfd = -1
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+            poller.register(pidfd, select.POLLIN)
+        except OSError:
+            pidfd = -1
+    open_fds = set(buffers)
+    while True:
+        if status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+        if status is not None and not open_fds:
+            break
+        now = time.monotonic()
+        if status is None and now >= deadline:
+            timed_out = True
+            _kill_group(pid)
+            break
+        if status is not None:
+            # The program ended; a leftover child may still hold the pipes open. Take what is
+            # already written and stop (no waiting for orphans).
+            wait_ms = 0
+        else:
+            wait_ms = max(0, int((deadline - now) * 1000)) + 1
+            if pidfd < 0:
+                wait_ms = min(wait_ms, 10)
+        events = poller.poll(wait_ms)
+        if not events and status is not None:
+            break
+        for fd, _ev in events:
+            if fd == pidfd:
+                poller.unregister(pidfd)
+                os.close(pidfd)
+                pidfd = -1
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                poller.unregister(fd)
+                open_fds.discard(fd)
+                continue
+            total += len(chunk)
+            buf = buffers[fd]
+            if len(buf) < keep:
+                buf += chunk[: keep - len(buf)]
+            if total > limit:
+                output_exceeded = True
+                _kill_group(pid)
+                break
+        if output_exceeded:
+            break
+    seconds = time.monotonic() - start
+    _kill_group(pid)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    if contained:
+        _kill_everything_else()
+    if pidfd >= 0:
+        os.close(pidfd)
+    for fd in buffers:
+        os.close(fd)
+    oom = contained and ooms_before >= 0 and oom_kills() > ooms_before
+    _force_remove(workdir)
+    if contained:
+        for name in os.listdir("/tmp"):
+            _force_remove(os.path.join("/tmp", name))
+    exit_code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else _exit_code(status)
+    return {
+        "id": job.get("id"),
+        "exit": exit_code,
+        "timeout": timed_out,
+        "oom": oom,
+        "output_exceeded": output_exceeded,
+        "start_failed": exit_code == 127 and b"multiplt-runner: cannot start" in buffers[err_r],
+        "stdout": buffers[out_r].decode("utf-8", "replace"),
+        "stderr": buffers[err_r].decode("utf-8", "replace"),
+        "seconds": seconds,
+    }
+
+
+def _exit_code(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def make_undumpable() -> None:
+    """Programs run under our uid; a non-dumpable runner cannot be ptraced or read through /proc by them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:  # noqa: BLE001 - best effort: the container is still the boundary
+        pass
+
+
+def serve(fd_in: int = 0, fd_out: int = 1) -> None:
+    """Answer jobs until the host closes our stdin (which is also how a dead host is noticed)."""
+    make_undumpable()
+    # A program may signal PID 1. The kernel drops signals the runner keeps at their default, but
+    # Python installs a SIGINT handler (KeyboardInterrupt), so ignore that one and its kin outright.
+    for sig in RESET_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    write_message(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
+    while True:
+        job = read_message(fd_in)
+        if job is None:
+            return
+        try:
+            result = execute(job)
+        except Exception as exc:  # noqa: BLE001 - report the runner's own failure, keep serving
+            result = {"id": job.get("id"), "runner_error": f"{type(exc).__name__}: {exc}"}
+        write_message(fd_out, result)
+
+
+if __name__ == "__main__":
+    serve()

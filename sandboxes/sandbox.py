@@ -1,0 +1,362 @@
+"""The Docker sandbox: long-lived, locked-down containers, each feeding programs to one runner.
+
+A `docker run` per program costs more than most programs (hundreds of ms against a few ms for Lua),
+so each container lives for the whole batch and its runner (PID 1 inside) forks once per program.
+The host talks to the runner over the container's attached stdin/stdout; when the host process dies
+for any reason the kernel closes that stream, the runner sees EOF and exits, and the engine removes
+the container (auto-remove). Containers are also labelled with their owner so that a later Sandbox
+sweeps any that a crash left behind.
+
+Per container: no network, a read-only image, a non-root user, no capabilities, no new privileges,
+capped memory (no swap), pids and CPUs, and tmpfs scratch space. Per run (in the runner): a fresh
+scratch dir, its own process group and session, rlimits on CPU time, file size and open files, a wall
+clock, an output cap, and afterwards every leftover process killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import socket
+import struct
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from multiplt.sandboxes.dockerfile import image_name, package_dir
+from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
+from multiplt.sandboxes.runner import HEADER
+from multiplt.sandboxes.runtimes import LANGUAGES, Runtime, get
+
+from multiplt.records import Outcome, Program
+
+LABEL = "multiplt"
+LABEL_VALUE = "sandbox"
+UID = 10001
+USER = f"{UID}:{UID}"
+_FRAME = struct.Struct(">BxxxI")
+_START_TIMEOUT_S = 120.0
+_GRACE_S = 30.0
+
+
+@functools.cache
+def runner_source() -> str:
+    return (package_dir() / "runner.py").read_text()
+
+
+class ContainerBroken(Exception):
+    """The runner or its container stopped answering: the run in flight gets a `crashed` outcome."""
+
+
+def _owner_labels() -> dict[str, str]:
+    return {LABEL: LABEL_VALUE, f"{LABEL}.host": socket.gethostname(), f"{LABEL}.pid": str(os.getpid())}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(client: Any) -> int:
+    """Remove sandbox containers whose owning process (on this host) is gone, or that already stopped."""
+    removed = 0
+    host = socket.gethostname()
+    for c in client.containers.list(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}):
+        labels = c.labels or {}
+        owner_gone = labels.get(f"{LABEL}.host") == host and not _pid_alive(int(labels.get(f"{LABEL}.pid", "0") or 0))
+        if owner_gone or c.status in ("exited", "dead", "created"):
+            try:
+                c.remove(force=True)
+                removed += 1
+            except Exception:  # noqa: BLE001 - already going away
+                pass
+    return removed
+
+
+class _Container:
+    """One running container and the attached stream to its runner."""
+
+    def __init__(
+        self, client: Any, runtime: Runtime, image: str, limits: SandboxLimits, labels: dict[str, str]
+    ) -> None:
+        self.runtime = runtime
+        self._stdout = bytearray()
+        self._runner_stderr = bytearray()
+        self._pending = bytearray()
+        memory = f"{limits.memory_for(runtime)}m"
+        api = client.api
+        host_config = api.create_host_config(
+            network_mode="none",
+            read_only=True,
+            tmpfs={
+                # The engine takes a tmpfs's mode from the image's directory unless uid/gid are given.
+                "/scratch": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=0700",
+                "/tmp": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=1777",
+            },
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=limits.pids,
+            nano_cpus=int(limits.cpus * 1e9),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            auto_remove=True,
+        )
+        # stdin_open without detach also sets StdinOnce: the engine closes the runner's stdin (and so
+        # ends the container) when our end of the stream goes away, whatever killed us.
+        created = api.create_container(
+            image,
+            command=["python3", "-S", "-c", runner_source()],
+            stdin_open=True,
+            detach=False,
+            tty=False,
+            user=USER,
+            network_disabled=True,
+            labels={**labels, f"{LABEL}.language": runtime.name},
+            host_config=host_config,
+        )
+        self.container = client.containers.get(created["Id"])
+        try:
+            attached = self.container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            self._sock: socket.socket = getattr(attached, "_sock", attached)
+            self._attached = attached
+            self.container.start()
+            self._sock.settimeout(_START_TIMEOUT_S)
+            hello = self._read_message()
+            if not hello.get("ready"):
+                raise ContainerBroken(f"runner did not start: {hello}")
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _fill(self) -> None:
+        """Read one frame of the engine's multiplexed stream (8-byte header: stream id, length)."""
+        while len(self._pending) < _FRAME.size:
+            self._recv_into_pending()
+        stream, size = _FRAME.unpack_from(self._pending)
+        while len(self._pending) < _FRAME.size + size:
+            self._recv_into_pending()
+        payload = bytes(self._pending[_FRAME.size : _FRAME.size + size])
+        del self._pending[: _FRAME.size + size]
+        if stream == 2:
+            self._runner_stderr += payload
+            del self._runner_stderr[:-4096]
+        else:
+            self._stdout += payload
+
+    def _recv_into_pending(self) -> None:
+        try:
+            chunk = self._sock.recv(1 << 16)
+        except (TimeoutError, OSError) as exc:
+            raise ContainerBroken(f"runner stream failed: {exc}") from exc
+        if not chunk:
+            raise ContainerBroken("the runner exited" + self._stderr_note())
+        self._pending += chunk
+
+    def _stderr_note(self) -> str:
+        text = self._runner_stderr.decode("utf-8", "replace").strip()
+        return f": {text[-500:]}" if text else ""
+
+    def _read_message(self) -> dict[str, Any]:
+
+        while len(self._stdout) < HEADER.size:
+            self._fill()
+        (size,) = HEADER.unpack_from(self._stdout)
+        while len(self._stdout) < HEADER.size + size:
+            self._fill()
+        body = bytes(self._stdout[HEADER.size : HEADER.size + size])
+        del self._stdout[: HEADER.size + size]
+        return json.loads(body)
+
+    def execute(self, job: dict[str, Any]) -> dict[str, Any]:
+
+        body = json.dumps(job).encode("utf-8")
+        try:
+            self._sock.settimeout(float(job["timeout"]) + _GRACE_S)
+            self._sock.sendall(HEADER.pack(len(body)) + body)
+        except OSError as exc:
+            raise ContainerBroken(f"cannot reach the runner: {exc}") from exc
+        result = self._read_message()
+        if result.get("id") != job["id"]:
+            raise ContainerBroken(f"runner answered job {result.get('id')} for job {job['id']}")
+        return result
+
+    def destroy(self) -> None:
+        try:
+            self._sock.close()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.container.remove(force=True)
+        except Exception:  # noqa: BLE001 - auto-remove may have won the race
+            pass
+
+
+class Sandbox:
+    """Run batches of untrusted programs in per-language containers; outcomes come back in order.
+
+    Containers start lazily (or all at once with `start()`), at most `concurrency` per language, and
+    are reused for the whole life of the Sandbox. Use it as a context manager: leaving it (normally,
+    by Ctrl-C or by an exception) removes every container it made.
+    """
+
+    safe = True
+
+    def __init__(
+        self,
+        languages: Iterable[str] | None = None,
+        concurrency: int | None = None,
+        limits: SandboxLimits | None = None,
+        *,
+        build: bool = False,
+        client: Any = None,
+    ) -> None:
+        import docker
+
+        self.languages = list(languages) if languages else list(LANGUAGES)
+        self.runtimes = {lang: get(lang) for lang in self.languages}
+        self.concurrency = concurrency or len(os.sched_getaffinity(0))
+        self.limits = limits or SandboxLimits()
+        self._client = client or docker.from_env(timeout=_START_TIMEOUT_S)
+        self.instance_id = uuid.uuid4().hex[:12]
+        self._labels = {**_owner_labels(), f"{LABEL}.sandbox": self.instance_id}
+        self.images = {lang: image_name(lang) for lang in self.languages}
+        missing = [lang for lang, img in self.images.items() if not self._has_image(img)]
+        if missing and build:
+            from multiplt.sandboxes.build import build_images
+
+            build_images(missing)
+        elif missing:
+            raise RuntimeError(
+                f"sandbox images missing for {', '.join(missing)}: run `python -m multiplt.sandboxes build`"
+            )
+        sweep_stale(self._client)
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[_Container]] = {lang: [] for lang in self.languages}
+        self._live: set[_Container] = set()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="multiplt-sandbox")
+        self._next_id = 0
+        self._closed = False
+        self.replaced = 0
+        """How many containers broke and were replaced (a health signal for long builds)."""
+        self._finalizer = weakref.finalize(self, Sandbox._close_all, self._live, self._lock)
+        atexit.register(self._finalizer)
+
+    def _has_image(self, image: str) -> bool:
+        import docker
+
+        try:
+            self._client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, languages: Iterable[str] | None = None) -> None:
+        """Start `concurrency` containers per language now rather than on first use."""
+        langs = list(languages) if languages else self.languages
+        wanted = [lang for lang in langs for _ in range(self.concurrency - len(self._idle[lang]))]
+        with ThreadPoolExecutor(max(1, min(len(wanted), 8))) as pool:
+            for c in pool.map(self._new_container, wanted):
+                self._release(c)
+
+    def run(self, programs: Sequence[Program]) -> list[Outcome]:
+        """Outcomes for `programs`, in order; a broken container costs one `crashed` outcome, not the batch."""
+        if self._closed:
+            raise RuntimeError("this Sandbox is closed")
+        for p in programs:
+            if p.language not in self.runtimes:
+                raise ValueError(f"this Sandbox runs {', '.join(self.languages)}; got a {p.language!r} program")
+        futures = [self._pool.submit(self._run_one, p) for p in programs]
+        return [f.result() for f in futures]
+
+    def _job_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    def _new_container(self, language: str) -> _Container:
+        c = _Container(self._client, self.runtimes[language], self.images[language], self.limits, self._labels)
+        with self._lock:
+            self._live.add(c)
+            closed = self._closed
+        if closed:
+            self._discard(c)
+            raise RuntimeError("this Sandbox is closed")
+        return c
+
+    def _acquire(self, language: str) -> _Container:
+        with self._lock:
+            idle = self._idle[language]
+            if idle:
+                return idle.pop()
+        return self._new_container(language)
+
+    def _release(self, c: _Container) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle[c.runtime.name].append(c)
+                return
+        self._discard(c)
+
+    def _discard(self, c: _Container) -> None:
+        with self._lock:
+            self._live.discard(c)
+        c.destroy()
+
+    def _run_one(self, program: Program) -> Outcome:
+        runtime = self.runtimes[program.language]
+        started = time.monotonic()
+        try:
+            c = self._acquire(program.language)
+        except Exception as exc:  # noqa: BLE001 - the engine refused: this run crashed, the batch goes on
+            return Outcome("crashed", None, "", f"could not start a container: {exc}", time.monotonic() - started)
+        job = make_job(program, runtime, self.limits, self._job_id())
+        try:
+            result = c.execute(job)
+        except ContainerBroken as exc:
+            self._discard(c)
+            with self._lock:
+                self.replaced += 1
+            return Outcome("crashed", None, "", str(exc)[: self.limits.keep_bytes], time.monotonic() - started)
+        except BaseException:
+            self._discard(c)
+            raise
+        self._release(c)
+        return to_outcome(runtime, result)
+
+    def close(self) -> None:
+        """Stop taking work and remove every container this Sandbox made (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for idle in self._idle.values():
+                idle.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._finalizer()
+        atexit.unregister(self._finalizer)
+
+    @staticmethod
+    def _close_all(live: set[_Container], lock: threading.Lock) -> None:
+        with lock:
+            doomed = list(live)
+            live.clear()
+        if doomed:
+            with ThreadPoolExecutor(min(len(doomed), 8)) as pool:
+                list(pool.map(_Container.destroy, doomed))

@@ -1,0 +1,64 @@
+"""Shared fixtures. `sandbox` is one Docker Sandbox for all six languages, shared by the whole session.
+
+Without a Docker engine or the images a local run skips the tests that need them, saying why; in CI
+(env CI set) that is a failure instead, so a broken setup can never pass as green.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+ALL_LANGUAGES = ["python", "lua", "ocaml", "r", "racket", "julia"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def docker_unavailable(languages: list[str]) -> str | None:
+    """Why the Docker sandbox cannot run here, or None when it can."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=20)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same: no engine
+        return f"no Docker engine answers ({exc}); run `python -m multiplt.sandboxes setup`"
+    from multiplt.sandboxes.dockerfile import image_name
+
+    missing = []
+    for lang in languages:
+        try:
+            client.images.get(image_name(lang))
+        except Exception:  # noqa: BLE001
+            missing.append(lang)
+    if missing:
+        return f"sandbox images missing for {', '.join(missing)}; run `python -m multiplt.sandboxes build`"
+    return None
+
+
+def need_docker(languages: list[str] = ALL_LANGUAGES) -> None:
+    """Skip (or, in CI, fail) unless Docker and the images for `languages` are there."""
+    reason = docker_unavailable(languages)
+    if reason:
+        if in_ci():
+            pytest.fail(f"CI needs the Docker sandbox: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[object]:
+    need_docker()
+    from multiplt.sandboxes import Sandbox
+
+    with Sandbox(languages=ALL_LANGUAGES) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def require_docker() -> object:
+    """`require_docker(["lua"])` for tests that make a Sandbox of their own."""
+    return need_docker

@@ -1,0 +1,51 @@
+"""LocalSandbox: same API and verdicts as the Docker sandbox, plain host processes, loudly unsafe."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from multiplt.sandboxes import LocalSandbox
+from multiplt.sandboxes.local import UnsafeSandboxWarning
+
+from multiplt.records import Program
+
+
+@pytest.fixture(scope="module")
+def local():
+    with pytest.warns(UnsafeSandboxWarning):
+        box = LocalSandbox(languages=["python"], concurrency=2)
+    with box:
+        yield box
+
+
+def test_it_is_labelled_unsafe(local):
+    assert local.safe is False
+
+
+def test_verdicts(local):
+    outs = local.run([
+        Program("python", "assert 1 + 1 == 2\nprint('ok')"),
+        Program("python", "assert 1 + 1 == 3"),
+        Program("python", "while True:\n    pass", timeout_s=1),
+        Program("python", "while True:\n    print('x' * 1000)", timeout_s=20),
+        Program("python", "x = bytearray(4 * 1024 ** 3)"),
+    ])
+    assert [o.status for o in outs[:4]] == ["pass", "fail", "timeout", "error"]
+    assert outs[0].stdout == "ok\n"
+    assert outs[4].status == "fail" and "MemoryError" in outs[4].stderr
+
+
+def test_process_group_is_killed_on_timeout(local, tmp_path):
+    marker = tmp_path / "marker"
+    code = f"import os, time\nif os.fork() == 0:\n    time.sleep(2)\n    open({str(marker)!r}, 'w').write('x')\n    os._exit(0)\ntime.sleep(100)\n"
+    (out,) = local.run([Program("python", code, timeout_s=1)])
+    assert out.status == "timeout"
+    time.sleep(2.5)
+    assert not marker.exists()
+
+
+def test_missing_interpreter_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match="lua5.3"):
+        LocalSandbox(languages=["lua"], quiet=True)
