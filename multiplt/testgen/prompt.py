@@ -25,3 +25,6 @@ def test_prompt(fn: PyFunction) -> str:
         f"# Use only positional arguments and literal values (no keyword arguments, no variables).\n"
         f"{assert_prefix(fn)}"
     )
+
+
+test_prompt.__test__ = False  # type: ignore[attr-defined]  # a prompt builder, not a pytest test
