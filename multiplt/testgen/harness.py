@@ -86,6 +86,9 @@ def main():
         _, stmts, _, _, _ = cov.analysis2(path)
         statements = sorted(s for s in stmts if FIRST <= s <= LAST)
         executed = sorted(s for s in lines if FIRST <= s <= LAST)
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)  # containers are long-lived: leave nothing behind
     report = {"ok": ok, "error": error, "executed": executed, "statements": statements, "calls": calls}
     sys.stdout.write(MARKER + json.dumps(report) + "\n")
     sys.stdout.flush()
