@@ -70,8 +70,8 @@ def _revive(type_name: Any, value: Any) -> Any:
 class PyFunction(_Record):
     """A top-level Python function with a docstring, as extracted from source code.
 
-    `source` is the complete `def` (decorators excluded) and `imports` the module-level import lines it
-    needs, so `"\\n".join(imports) + "\\n" + source` is a runnable module.
+    `source` is the complete `def` (decorators excluded) and `imports` the module-level lines it needs
+    (stdlib imports, then pure constants such as lookup tables), so `"\\n".join(imports) + "\\n" + source` is a runnable module.
     """
 
     id: str
@@ -84,7 +84,12 @@ class PyFunction(_Record):
 
     @staticmethod
     def make(
-        name: str, source: str, docstring: str, signature: str, imports: tuple[str, ...] = (), origin: str = ""
+        name: str,
+        source: str,
+        docstring: str,
+        signature: str,
+        imports: tuple[str, ...] = (),
+        origin: str = "",
     ) -> PyFunction:
         return PyFunction(
             id=content_hash("\n".join(imports), source),

@@ -118,7 +118,9 @@ class WorkStore:
 
     def count(self, stage: str) -> int:
         with self._lock:
-            (n,) = self._connection().execute("SELECT COUNT(*) FROM entries WHERE stage=?", (stage,)).fetchone()
+            (n,) = (
+                self._connection().execute("SELECT COUNT(*) FROM entries WHERE stage=?", (stage,)).fetchone()
+            )
         return int(n)
 
     def incr(self, name: str, n: int = 1) -> None:
