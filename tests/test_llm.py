@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_llm_fakes import ScriptedLLM
 
-from multiplt.llm import LLMError, ReplayMiss, Sampling, cached_generate, get_llm
+from multiplt.llm import Completion, LLMError, ReplayMiss, Sampling, cached_generate, get_llm
 from multiplt.llm import models as models_mod
 from multiplt.llm.openai import OpenAILLM
 from multiplt.store import WorkStore
@@ -247,3 +247,38 @@ def test_vllm_offline_engine_small_model():
     out = llm.generate(["def add(a, b):\n    return a + b\n\nassert add("], Sampling(n=2, max_tokens=16, stop=("\n",)))
     assert len(out) == 1 and len(out[0]) == 2
     assert all("\n" not in c.text and c.tokens > 0 for c in out[0])
+
+
+def test_streamed_samples_survive_a_kill_and_gaps_are_filled_exactly(tmp_path):
+    """A streaming backend's finished samples are stored at once; a rerun asks only for the holes."""
+    store = WorkStore(tmp_path / "s.sqlite")
+
+    class Streaming(ScriptedLLM):
+        streams_samples = True
+
+        def __init__(self, die_after=None):
+            super().__init__(echo)
+            self.die_after = die_after
+            self.asked: list[tuple[str, int]] = []
+
+        def generate(self, prompts, sampling, on_sample=None):
+            out = [[None] * sampling.n for _ in prompts]
+            order = [(pi, j) for j in range(sampling.n) for pi in range(len(prompts))]
+            order = order[::2] + order[1::2]  # samples finish out of order, as in continuous batching
+            for done, (pi, j) in enumerate(order):
+                if self.die_after is not None and done == self.die_after:
+                    raise KeyboardInterrupt("killed")
+                self.asked.append((prompts[pi], sampling.seed + j))
+                c = Completion(echo(prompts[pi], sampling.seed + j), 5)
+                out[pi][j] = c
+                on_sample(pi, j, c)
+            return out
+
+    s = Sampling(n=3)
+    with pytest.raises(KeyboardInterrupt):
+        cached_generate(store, Streaming(die_after=4), ["a", "b"], s)
+    assert store.counters()["llm.samples"] == 4 and "llm.calls" not in store.counters()
+    again = Streaming()
+    out = cached_generate(store, again, ["a", "b"], s)
+    assert [[c.text for c in row] for row in out] == [["a#0", "a#1", "a#2"], ["b#0", "b#1", "b#2"]]
+    assert len(again.asked) == 2 and store.counters()["llm.samples"] == 6 == store.count("llm")

@@ -128,7 +128,9 @@ def cached_generate(
     """`llm.generate` behind the work store: only samples the store lacks ever reach the model.
 
     Work goes to the backend in chunks of prompts (the backend's `batch_hint`, else 16) and every
-    chunk is stored as soon as it is back, so a killed run loses at most the chunk in flight.
+    chunk is stored as soon as it is back, so a killed run loses at most the chunk in flight; a
+    backend with `streams_samples = True` takes an `on_sample` callback and each sample is stored the
+    moment it is done, so a kill loses only the samples still being written.
     Counters: `llm.calls` (backend calls), `llm.samples` and `llm.tokens` (generated), `llm.cache_hits`,
     each also per stage as `llm.<stage>.<name>`.
     """
@@ -141,47 +143,80 @@ def cached_generate(
     if store is not None:
         flat = [k for ks in keys for k in ks]
         found = {k: Completion.from_json(v) for k, v in store.get_many(STAGE, flat).items()}
-    # For each prompt, generate from the first missing sample index on (samples are cached as a prefix).
-    todo: dict[int, list[int]] = {}
-    seen_prompt: dict[str, int] = {}
+    # Missing samples of each prompt, as runs of consecutive indices: one run is one request with
+    # n = its length and seed = seed + its start, so a sample's seed never depends on the batching.
+    todo: dict[tuple[int, int], list[int]] = {}
+    seen_prompt: set[str] = set()
     for pi, ks in enumerate(keys):
-        first = next((i for i, k in enumerate(ks) if k not in found), None)
-        if first is None or prompts[pi] in seen_prompt:
+        if prompts[pi] in seen_prompt:
             continue
-        seen_prompt[prompts[pi]] = pi
-        todo.setdefault(first, []).append(pi)
+        seen_prompt.add(prompts[pi])
+        missing = [i for i, k in enumerate(ks) if k not in found]
+        for start, length in _runs(missing):
+            todo.setdefault((start, length), []).append(pi)
     hits = sum(1 for ks in keys for k in ks if k in found)
     stats.hits += hits
     if store is not None and hits:
         store.incr(HITS_COUNTER, hits)
     cacheable = bool(getattr(llm, "cacheable", True))
-    if store is not None and cacheable and todo:
+    persist = store is not None and cacheable
+    if persist and todo:
         store.put(MODELS_STAGE, llm.model_id, json.dumps({"model_id": llm.model_id}))
+    streams = bool(getattr(llm, "streams_samples", False))
     size = chunk_size or int(getattr(llm, "batch_hint", 0) or 16)
-    for first, indices in sorted(todo.items()):
-        sub = dataclasses.replace(sampling, n=n - first, seed=sampling.seed + first)
+
+    def record(items: dict[str, Completion]) -> None:
+        """Store finished samples and count them; never twice for one key."""
+        new = {k: c for k, c in items.items() if k not in stored}
+        if not new:
+            return
+        stored.update(new)
+        ntok = sum(c.tokens for c in new.values())
+        stats.generated += len(new)
+        stats.tokens += ntok
+        if persist:
+            assert store is not None
+            store.put_many(STAGE, {k: c.to_json() for k, c in new.items()})
+            for name, value in ((SAMPLES_COUNTER, len(new)), (TOKENS_COUNTER, ntok)):
+                store.incr(name, value)
+                store.incr(name.replace("llm.", f"llm.{stage}.", 1), value)
+
+    stored: dict[str, Completion] = {}
+    for (start, length), indices in sorted(todo.items()):
+        sub = dataclasses.replace(sampling, n=length, seed=sampling.seed + start)
         for c in range(0, len(indices), size):
             chunk = indices[c : c + size]
-            out = llm.generate([prompts[pi] for pi in chunk], sub)
+            if streams:
+                # Each sample is stored the moment it is done: a kill loses only unfinished samples.
+                def on_sample(local: int, j: int, comp: Completion, chunk: list[int] = chunk, start: int = start) -> None:
+                    record({keys[chunk[local]][start + j]: comp})
+
+                out = llm.generate([prompts[pi] for pi in chunk], sub, on_sample=on_sample)  # type: ignore[call-arg]
+            else:
+                out = llm.generate([prompts[pi] for pi in chunk], sub)
             if len(out) != len(chunk) or any(len(o) != sub.n for o in out):
                 raise LLMError(f"{llm.model_id}: backend returned a wrong number of completions")
-            fresh: dict[str, str] = {}
+            record({keys[pi][start + j]: comp for pi, comps in zip(chunk, out, strict=True) for j, comp in enumerate(comps)})
             for pi, comps in zip(chunk, out, strict=True):
                 for j, comp in enumerate(comps):
-                    key = keys[pi][first + j]
-                    found[key] = comp
-                    fresh[key] = comp.to_json()
-            ntok = sum(comp.tokens for comps in out for comp in comps)
-            nsamples = len(fresh)
+                    found[keys[pi][start + j]] = comp
             stats.calls += 1
-            stats.generated += nsamples
-            stats.tokens += ntok
-            if store is not None and cacheable:
-                store.put_many(STAGE, fresh)
-                for name, value in ((CALLS_COUNTER, 1), (SAMPLES_COUNTER, nsamples), (TOKENS_COUNTER, ntok)):
-                    store.incr(name, value)
-                    store.incr(name.replace("llm.", f"llm.{stage}.", 1), value)
+            if persist:
+                assert store is not None
+                store.incr(CALLS_COUNTER, 1)
+                store.incr(CALLS_COUNTER.replace("llm.", f"llm.{stage}.", 1), 1)
     return [[found[k] for k in ks] for ks in keys]
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """[0, 1, 2, 5, 6] -> [(0, 3), (5, 2)]."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][0] + runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
 
 
 def stored_model_ids(store: WorkStore) -> list[str]:

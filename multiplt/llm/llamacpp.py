@@ -16,12 +16,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from multiplt.llm.base import Completion, LLMError, Sampling
 from multiplt.llm.models import DEFAULT_MODEL, ensure_model
+
+OnSample = Callable[[int, int, Completion], None]
 
 
 @dataclass
@@ -111,6 +113,7 @@ class LlamaCppLLM:
         self.model_id = f"llamacpp:{self.path.stem}"
         self.n_parallel = max(1, int(n_parallel))
         self.batch_hint = max(4, self.n_parallel)
+        self.streams_samples = True
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
         self.top_k = int(top_k)
@@ -198,11 +201,16 @@ class LlamaCppLLM:
             self._fill([(t, start + i, seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
             self._decode()
 
-    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], sampling: Sampling, on_sample: OnSample | None = None
+    ) -> list[list[Completion]]:
+        """`on_sample(prompt_index, sample_index, completion)` is called as each sample finishes."""
         with self._lock:
-            return self._generate(prompts, sampling)
+            return self._generate(prompts, sampling, on_sample)
 
-    def _generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+    def _generate(
+        self, prompts: Sequence[str], sampling: Sampling, on_sample: OnSample | None
+    ) -> list[list[Completion]]:
         lc = self._lc
         t0 = time.perf_counter()
         stats = DecodeStats()
@@ -224,9 +232,10 @@ class LlamaCppLLM:
 
         def finish(s: _Seq, reason: str, text: str) -> None:
             nonlocal reserved
-            results[s.group.prompt_index][s.sample_index] = Completion(
-                text, s.n_generated, reason, len(s.group.tokens)
-            )
+            comp = Completion(text, s.n_generated, reason, len(s.group.tokens))
+            results[s.group.prompt_index][s.sample_index] = comp
+            if on_sample is not None:
+                on_sample(s.group.prompt_index, s.sample_index, comp)
             lc.llama_sampler_free(s.sampler)
             lc.llama_memory_seq_rm(self._mem, s.seq_id, -1, -1)
             free.append(s.seq_id)
