@@ -38,7 +38,8 @@ class Funnel:
         self.stage(stage).kept += n
 
     def drop(self, stage: str, reason: str, n: int = 1) -> None:
-        self.stage(stage).drops[reason] += n
+        if n:
+            self.stage(stage).drops[reason] += n
 
     def merge(self, other: Funnel) -> None:
         for name, count in other.stages.items():

@@ -103,7 +103,9 @@ def from_desc(desc: Desc) -> PyType:
             raise TypeClash("unsupported type")  # the empty tuple has no element types to translate
         return PyType("tuple", tuple(from_desc(d) for d in desc[1]))
     if kind == "dict":
-        return PyType("dict", (unify_all(from_desc(d) for d in desc[1]), unify_all(from_desc(d) for d in desc[2])))
+        return PyType(
+            "dict", (unify_all(from_desc(d) for d in desc[1]), unify_all(from_desc(d) for d in desc[2]))
+        )
     raise TypeClash("unsupported type")
 
 
@@ -178,7 +180,10 @@ def infer_signature(calls: Sequence[CallRecord]) -> TypeSignature | None:
 
 def record_call(names: Sequence[str], args: Sequence[Any], result: Any) -> CallRecord:
     """A CallRecord from real Python values (for callers that ran the code themselves, e.g. trusted fixtures)."""
-    return CallRecord(tuple((n, "POSITIONAL_OR_KEYWORD", describe(v)) for n, v in zip(names, args, strict=True)), describe(result))
+    return CallRecord(
+        tuple((n, "POSITIONAL_OR_KEYWORD", describe(v)) for n, v in zip(names, args, strict=True)),
+        describe(result),
+    )
 
 
 def desc_key(desc: Desc) -> str:

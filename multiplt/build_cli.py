@@ -1,0 +1,112 @@
+"""Command line of `python -m multiplt.build`: arguments in, one build, a summary table out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from multiplt import compilers
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m multiplt.build",
+        description="Build validated translations of commented Python functions into low-resource languages.",
+    )
+    ap.add_argument("--target", action="append", required=True, choices=compilers.names(), help="repeatable")
+    ap.add_argument(
+        "--source", required=True, help="a .py file or folder, a JSONL file, or a Hugging Face dataset"
+    )
+    ap.add_argument("--out", required=True, type=Path, help="output folder (dataset + work store)")
+    ap.add_argument("--column", default="content", help="text column of a dataset or JSONL source")
+    ap.add_argument("--limit", type=int, help="use at most this many source functions")
+    g = ap.add_argument_group("model")
+    g.add_argument(
+        "--llm",
+        default="auto",
+        choices=["auto", "llamacpp", "vllm", "openai", "replay"],
+        help="auto: vLLM on a GPU, else the embedded llama.cpp model; replay: only the store's answers",
+    )
+    g.add_argument(
+        "--model", help="model name or path (llamacpp: qwen2.5-coder-1.5b, smollm2-135m or a .gguf)"
+    )
+    g.add_argument("--endpoint", help="URL of an OpenAI-compatible server (implies --llm openai)")
+    g.add_argument("--tests-k", type=int, default=4, help="test-generation samples per function")
+    g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
+    g.add_argument("--n", type=int, default=50, help="translations sampled per function and language")
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--max-tokens", type=int, default=512)
+    g.add_argument("--no-python-body", action="store_true", help="leave the Python code out of the prompt")
+    g.add_argument("--seed", type=int, default=0)
+    s = ap.add_argument_group("selection and output")
+    s.add_argument("--select", choices=["all", "first", "random"], default="all")
+    s.add_argument("--per-function", type=int, help="keep at most this many translations per function")
+    s.add_argument("--near", type=float, default=0.8, help="MinHash similarity counted as a near duplicate")
+    s.add_argument("--mix", help="instruction export proportions, e.g. racket=2,lua=1,python=1")
+    s.add_argument("--source-license", help="licence of the source code, for the dataset card")
+    s.add_argument("--push-to-hub", metavar="REPO", help="upload the dataset folder to this Hub dataset repo")
+    x = ap.add_argument_group("execution")
+    x.add_argument(
+        "--sandbox",
+        choices=["docker", "local"],
+        default="docker",
+        help="local runs untrusted code without isolation: only for machines you can throw away",
+    )
+    x.add_argument("--concurrency", type=int, help="sandbox workers (default: the cores available)")
+    x.add_argument("--quiet", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from multiplt.build import BuildConfig, run_build, summary
+    from multiplt.llm import LLMError
+    from multiplt.sources import SourceError
+
+    try:
+        config = BuildConfig(
+            targets=args.target,
+            source=args.source,
+            out=args.out,
+            column=args.column,
+            limit=args.limit,
+            llm=args.llm,
+            model=args.model,
+            endpoint=args.endpoint,
+            tests_k=args.tests_k,
+            coverage=args.coverage,
+            n=args.n,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            python_body=not args.no_python_body,
+            seed=args.seed,
+            select=args.select,
+            per_function=args.per_function,
+            near=args.near,
+            mix=args.mix,
+            sandbox=args.sandbox,
+            concurrency=args.concurrency,
+            source_license=args.source_license,
+            progress=not args.quiet,
+        )
+        result = run_build(config)
+    except (SourceError, LLMError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished work is in the store; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    print(result.funnel.table())
+    print()
+    print(summary(result, config.targets))
+    print(f"dataset written to {args.out} (datasets.load_dataset({str(args.out)!r}, {config.targets[0]!r}))")
+    if args.push_to_hub:
+        from multiplt.hub import push
+
+        url = push(args.out, args.push_to_hub)
+        print(f"pushed to {url}")
+    return 0

@@ -1,0 +1,219 @@
+"""Writing the result as a Hugging Face dataset folder: one parquet config per language and a card.
+
+The folder is loadable as it is (`datasets.load_dataset(DIR, "racket")`) and pushable as it is: the
+card's YAML `configs:` block tells the Hub (and `load_dataset`) which files make which config. The
+card carries the funnel, the settings and the provenance, so a published dataset explains itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from multiplt import compilers
+from multiplt.funnel import Funnel
+from multiplt.records import TestedFunction, Translation
+
+DATA_DIR = "data"
+
+CITATION = """@article{cassano2024multiplt,
+  title   = {Knowledge Transfer from High-Resource to Low-Resource Programming Languages for Code LLMs},
+  author  = {Cassano, Federico and Gouwar, John and Lucchetti, Francesca and Schlesinger, Claire and
+             Freeman, Anders and Anderson, Carolyn Jane and Feldman, Molly Q and Greenberg, Michael and
+             Jangda, Abhinav and Guha, Arjun},
+  journal = {Proceedings of the ACM on Programming Languages},
+  volume  = {8},
+  number  = {OOPSLA2},
+  year    = {2024}
+}"""
+
+
+def content_for(language: str, tested: TestedFunction, code: str) -> str:
+    """The target code under its doc comment, as MultiPL-T publishes it (no Python comment block)."""
+    lang = compilers.get(language)
+    prompt = lang.prompt(tested.function, tested.types if lang.typed else None, python_body=False)
+    head = prompt[: lang.signature_start(prompt)]
+    return f"{head}{code.strip()}\n"
+
+
+def language_rows(
+    language: str,
+    translations: Sequence[Translation],
+    tested: Mapping[str, TestedFunction],
+    candidates_per_function: Mapping[str, int],
+    passing_per_function: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    rows = []
+    for t in translations:
+        fn = tested[t.function_id]
+        n = candidates_per_function.get(t.function_id, 0)
+        k = passing_per_function.get(t.function_id, 0)
+        rows.append(
+            {
+                "content": content_for(language, fn, t.code),
+                "code": t.code,
+                "language": language,
+                "function_id": t.function_id,
+                "function_name": fn.function.name,
+                "sample_index": t.sample_index,
+                "python": fn.function.module_source,
+                "docstring": fn.function.docstring,
+                "python_tests": list(fn.asserts),
+                "tests": t.tests,
+                "coverage": fn.coverage,
+                "candidates": n,
+                "passing_candidates": k,
+                "pass_rate": (k / n) if n else 0.0,
+                "origin": fn.function.origin,
+            }
+        )
+    return rows
+
+
+@dataclass
+class CardInfo:
+    """What the card says beyond the numbers: where the source came from and under which licence."""
+
+    source: str
+    source_license: str = "unknown: check the licence of the source code before publishing"
+    source_citation: str = ""
+    settings: Mapping[str, Any] | None = None
+    wall_time_s: float | None = None
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write beside the target and rename: a killed run never leaves a truncated parquet file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def write_dataset(
+    out: Path,
+    frames: Mapping[str, pd.DataFrame],
+    funnel: Funnel,
+    info: CardInfo,
+) -> None:
+    """Parquet per config, the funnel plot and the card. `frames` maps config name to its rows."""
+    for name, frame in frames.items():
+        write_parquet(frame, out / DATA_DIR / name / "train.parquet")
+    plot_funnel(funnel, out / "funnel.png")
+    (out / "funnel.json").write_text(json.dumps(funnel.to_dict(), indent=2) + "\n")
+    (out / "README.md").write_text(card(frames, funnel, info))
+
+
+def card(frames: Mapping[str, pd.DataFrame], funnel: Funnel, info: CardInfo) -> str:
+    configs = "\n".join(
+        f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {DATA_DIR}/{name}/train.parquet"
+        for name in frames
+    )
+    languages = [n for n in frames if n in compilers.names()]
+    sizes = "\n".join(f"| {name} | {len(frame)} |" for name, frame in frames.items())
+    settings = json.dumps(dict(info.settings or {}), indent=2, sort_keys=True, default=str)
+    wall = f"\nWall time of the build: {info.wall_time_s:.0f} s.\n" if info.wall_time_s is not None else ""
+    source_cite = (
+        f"\nSource data citation:\n\n```\n{info.source_citation}\n```\n" if info.source_citation else ""
+    )
+    return f"""---
+license: other
+language:
+- code
+tags:
+- code
+- multipl-t
+- synthetic
+pretty_name: multiplt translations ({", ".join(languages)})
+configs:
+{configs}
+---
+
+# Validated translations for {", ".join(languages) or "no language"}
+
+Made by multiplt following MultiPL-T: commented Python functions
+got LLM-written unit tests that pass and cover them; an LLM translated each function into the target
+languages; only translations that pass the Python tests, compiled into the target language and run in
+a sandbox, are kept. Every row names the Python function it came from (`function_id`, `python`).
+
+| config | rows |
+| --- | --- |
+{sizes}
+
+Configs `instructions` (instruction/response pairs across languages, CodeM style) and `parallel` (one
+row per function with the Python and every validated translation side by side) are exports of the same
+rows.
+
+## Load
+
+```python
+import datasets
+ds = datasets.load_dataset("PATH_OR_REPO", "{languages[0] if languages else "racket"}")
+```
+
+## Funnel
+
+Every item that entered a stage is either kept or dropped for a counted reason.
+
+```
+{funnel.table()}
+```
+
+![funnel](funnel.png)
+{wall}
+## Settings
+
+```json
+{settings}
+```
+
+## Source and licence
+
+Source: `{info.source}`. Licence of the source code: {info.source_license}. The translations are
+derived from it: publish them under terms compatible with it.
+{source_cite}
+## Citation
+
+```
+{CITATION}
+```
+"""
+
+
+def plot_funnel(funnel: Funnel, path: Path) -> None:
+    """A horizontal bar chart of seen and kept per stage (headless: the Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(funnel.stages)
+    seen = [funnel.stages[n].seen for n in names]
+    kept = [funnel.stages[n].kept for n in names]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.2))
+    y = range(len(names))
+    ax.barh(y, seen, color="#d0d7e2", label="seen")
+    ax.barh(y, kept, color="#3b6fb6", label="kept")
+    ax.set_yticks(list(y), names)
+    ax.invert_yaxis()
+    ax.set_xscale("symlog")
+    ax.set_xlabel("items (symlog scale)")
+    ax.legend(loc="lower right")
+    ax.set_title("multiplt funnel")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def count_by_function(items: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item.function_id] += 1
+    return dict(counts)

@@ -1,0 +1,114 @@
+"""The translate stage: for each tested function and target, N sampled translations, cleaned.
+
+A function is only sent to the model for a target when its tests compile into that target (otherwise
+no translation could ever be verified, and the model call would be wasted) and, for typed targets
+(OCaml, Julia), when its types are known. Completions that do not parse as one function are dropped
+here, before they cost a sandbox run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from multiplt import compilers
+from multiplt.compilers import CompiledSuite, Language, Unsupported
+from multiplt.funnel import Funnel
+from multiplt.llm import LLM, Sampling, cached_generate
+from multiplt.records import Candidate, TestedFunction
+from multiplt.store import WorkStore
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """MultiPL-T's defaults: 50 samples at temperature 0.8, the Python body shown as a comment."""
+
+    n: int = 50
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int = 0
+    python_body: bool = True
+
+    def sampling(self, language: Language) -> Sampling:
+        return Sampling(
+            n=self.n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=tuple(language.stop_sequences),
+            seed=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One function ready for one target: its prompt and compiled test suite."""
+
+    tested: TestedFunction
+    prompt: str
+    suite: CompiledSuite
+
+
+def stage_name(language: str) -> str:
+    return f"translate/{language}"
+
+
+def prepare(
+    tested: Sequence[TestedFunction], language: str, funnel: Funnel, *, python_body: bool = True
+) -> list[Job]:
+    """Prompts and test suites for the functions a target can take; the rest are counted drops."""
+    lang = compilers.get(language)
+    stage = f"prepare/{language}"
+    jobs: list[Job] = []
+    for t in tested:
+        funnel.seen(stage)
+        if lang.typed and t.types is None:
+            funnel.drop(stage, "no consistent types (typed target)")
+            continue
+        try:
+            suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None)
+            if suite.n_asserts == 0:
+                funnel.drop(stage, "no assert expressible in target")
+                continue
+            prompt = lang.prompt(t.function, t.types if lang.typed else None, python_body=python_body)
+        except Unsupported as exc:
+            funnel.drop(stage, f"unsupported: {_short(str(exc))}")
+            continue
+        funnel.keep(stage)
+        jobs.append(Job(t, prompt, suite))
+    return jobs
+
+
+def _short(reason: str) -> str:
+    """Drop reasons become funnel rows: keep them few by cutting details after a colon."""
+    return reason.split(":")[0].strip()[:60]
+
+
+def translate(
+    jobs: Sequence[Job],
+    language: str,
+    llm: LLM,
+    store: WorkStore | None,
+    config: TranslateConfig,
+    funnel: Funnel,
+) -> list[Candidate]:
+    """N cleaned candidates per job (fewer where samples do not parse; those are counted)."""
+    lang = compilers.get(language)
+    stage = stage_name(language)
+    if not jobs:
+        return []
+    outs = cached_generate(store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage)
+    candidates: list[Candidate] = []
+    for job, samples in zip(jobs, outs, strict=True):
+        for i, sample in enumerate(samples):
+            funnel.seen(stage)
+            code = lang.clean(job.prompt, sample.text)
+            if code is None:
+                funnel.drop(stage, "does not parse as a function")
+                continue
+            funnel.keep(stage)
+            candidates.append(
+                Candidate(function_id=job.tested.id, language=language, code=code, sample_index=i)
+            )
+    return candidates
