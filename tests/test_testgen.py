@@ -223,3 +223,36 @@ def test_real_model_through_real_sandbox(tmp_path):
             assert t.asserts and t.coverage >= 0.9
         again = generate_tests(fns, llm, sb, store, config, Funnel())
         assert again == out and store.counters() == {**c, "llm.cache_hits": c.get("llm.cache_hits", 0) + 12}
+
+
+@pytest.mark.docker
+def test_cli_replays_a_store_through_the_real_sandbox(tmp_path, capsys):
+    """The CLI with --llm replay: generations come from a store a scripted LLM filled; the sandbox is real."""
+    from conftest import need_docker
+
+    need_docker(["python"])
+    from multiplt.llm import cached_generate
+    from multiplt.sources import load_functions
+    from multiplt.testgen.__main__ import main
+
+    src = tmp_path / "clamp.py"
+    src.write_text(
+        "def clamp(x, lo, hi):\n"
+        '    """Limit x to the range from lo to hi, both included, and return it."""\n'
+        "    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n"
+    )
+    (fn,) = list(load_functions(src))
+    out = tmp_path / "out"
+    store = WorkStore(out / "work.sqlite")
+    canned = "-1, 0, 5) == 0\nassert clamp(9, 0, 5) == 5\nassert clamp(3, 0, 5) == 3\nassert clamp(3, 0, 5) == 4\n"
+    cached_generate(store, ScriptedLLM(lambda p, s: canned, model_id="scripted"), [test_prompt(fn)], TestgenConfig().sampling())
+    assert main(["--from", str(src), "--llm", "replay", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["functions_in"] == 1 and report["over_coverage_bar"] == 1 and report["samples_generated_now"] == 0
+    (line,) = (out / "tested.jsonl").read_text().splitlines()
+    tested = json.loads(line)
+    assert sorted(tested["asserts"]) == sorted(
+        ["assert clamp(-1, 0, 5) == 0", "assert clamp(9, 0, 5) == 5", "assert clamp(3, 0, 5) == 3"]
+    )
+    assert tested["coverage"] == 1.0 and tested["types"]["returns"] == "int"
+    assert "testgen" in capsys.readouterr().out
