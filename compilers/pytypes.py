@@ -207,8 +207,14 @@ def unify(types: Any) -> Type:
     """The narrowest type covering all of `types` (Any for none at all): int widens to float,
     None makes an Optional, tuples of different lengths over one element type become `tuple[T, ...]`,
     and anything else irreconcilable becomes a Union."""
+    items = list(types)
+    numeric = {INT, FLOAT}
+    if numeric <= set(items) and any(t not in (INT, FLOAT, NONE, ANY) for t in items):
+        # a mixed list keeps its ints as ints: join the other types first so int and float meet
+        # inside a Union, where they stay apart, instead of widening to float
+        items = [t for t in items if t not in numeric] + [t for t in items if t in numeric]
     result: Type | None = None
-    for t in types:
+    for t in items:
         result = t if result is None else join(result, t)
     return ANY if result is None else result
 

@@ -65,8 +65,14 @@ def _extend(children: st.SearchStrategy[Type]) -> st.SearchStrategy[Type]:
 
 TYPES = st.recursive(st.one_of(LEAVES, _unions()), _extend, max_leaves=4)
 
-SMALL_INTS = st.integers(-(2**62), 2**62 - 1)
-INTS = st.one_of(SMALL_INTS, st.integers(-10, 10), st.sampled_from([2**53 + 1, 2**63 - 1, -(2**63), 2**64, -(2**70)]))
+INTS = st.one_of(
+    st.integers(-10, 10),
+    st.integers(-(2**31), 2**31),
+    st.integers(-(2**53), 2**53),
+    st.integers(-(2**62), 2**62 - 1),
+    # past what each target holds: R's doubles (2**53), OCaml's ints (2**62), 64 bits
+    st.sampled_from([2**53 + 1, 2**62, 2**63 - 1, -(2**63), 2**64, -(2**70)]),
+)
 FLOATS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-1000, 1000).map(float),  # integral floats like 15.0
