@@ -107,7 +107,7 @@ class _Container:
             mem_limit=memory,
             memswap_limit=memory,
             pids_limit=limits.pids,
-            nano_cpus=int(limits.cpus * 1e9),
+            nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             auto_remove=True,

@@ -1,0 +1,247 @@
+"""Executions per second per language: bare processes vs `docker run --rm` vs multiplt's Sandbox.
+
+    python benchmarks/sandbox.py [--languages lua ocaml ...] [--scale 1.0]
+
+(a) bare: the interpreter as a plain host process per program, no container. The binaries are the
+    image's own (its filesystem exported once and entered with chroot), so all three columns run the
+    very same interpreter; needs root.
+(b) `docker run --rm` per program, the way a naive harness isolates code.
+(c) multiplt's Sandbox: long-lived containers, one runner each, a fork per program.
+All three run the same programs with the same concurrency (the cores available). (c) is timed after
+its containers are up: the containers live for a whole build, so their start is not a per-program cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from multiplt.sandboxes import Sandbox
+from multiplt.sandboxes.build import cache_dir
+from multiplt.sandboxes.dockerfile import image_name
+from multiplt.sandboxes.runtimes import LANGUAGES, Runtime, get
+
+from multiplt.records import Program
+
+UID = 10001
+
+# One small function and a ten-check test suite per language, shaped like the verify stage's programs.
+PROGRAMS = {
+    "python": "def f(xs):\n    return sorted(set(xs))\n\n"
+    + "".join(f"assert f([{i}, 3, 1, {i}]) == sorted({{{i}, 3, 1}})\n" for i in range(10)),
+    "lua": "local lu = require('luaunit')\nlocal function f(a, b) return a * b + 1 end\n"
+    "function test_humaneval()\n  local candidate = f\n"
+    + "".join(f"  lu.assertEquals(candidate({i}, 3), {i * 3 + 1})\n" for i in range(10))
+    + "end\nos.exit(lu.LuaUnit.run())\n",
+    "ocaml": "let f a b = a * b + 1\n\nlet () =\n"
+    + "".join(f"  assert (f {i} 3 = {i * 3 + 1});\n" for i in range(10))
+    + "  ()\n",
+    "r": "f <- function(a, b) { a * b + 1 }\ntest_humaneval <- function() {\n  candidate <- f\n"
+    + "".join(f"  stopifnot(isTRUE(all.equal(candidate({i}, 3), {i * 3 + 1})))\n" for i in range(10))
+    + "}\ntest_humaneval()\n",
+    "racket": "#lang racket\n(require rackunit)\n(define (f a b) (+ (* a b) 1))\n"
+    "(define (test-humaneval)\n  (let ((candidate f))\n"
+    + "".join(f"    (check-equal? (candidate {i} 3) {i * 3 + 1})\n" for i in range(10))
+    + "))\n(test-humaneval)\n",
+    "julia": "using Test\n\nfunction f(a::Int64, b::Int64)::Int64\n    return a * b + 1\nend\n\n"
+    "@testset begin\n    candidate = f;\n"
+    + "".join(f"    @test(candidate({i}, 3) == {i * 3 + 1})\n" for i in range(10))
+    + "end\n",
+}
+# Programs per language and mode, so that each cell takes seconds, not minutes.
+COUNTS = {"python": 300, "lua": 600, "ocaml": 300, "r": 80, "racket": 40, "julia": 16}
+
+
+def exported_root(image: str) -> Path:
+    """The image's filesystem on the host (exported once, cached by image tag)."""
+    root = cache_dir() / "bench-rootfs" / image.replace(":", "-").replace("/", "_")
+    if (root / ".complete").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    cid = subprocess.run(["docker", "create", image, "true"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        export = subprocess.Popen(["docker", "export", cid], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", str(root)], stdin=export.stdout, check=True)
+        export.wait()
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    (root / ".complete").write_text(image)
+    return root
+
+
+@contextmanager
+def mounted(root: Path) -> Iterator[None]:
+    (root / "proc").mkdir(exist_ok=True)
+    (root / "dev").mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+    subprocess.run(["mount", "--bind", "/dev", str(root / "dev")], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(root / "dev")], check=False)
+        subprocess.run(["umount", "-l", str(root / "proc")], check=False)
+
+
+class Mode(Protocol):
+    def __call__(self, programs: list[Program]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class Bare:
+    """(a): a chroot'ed host process per program, started the way a plain harness would."""
+
+    def __init__(self, runtime: Runtime, cores: int) -> None:
+        self.runtime, self.cores = runtime, cores
+        self.root = exported_root(image_name(runtime.name))
+        self._mounts = mounted(self.root)
+        self._mounts.__enter__()
+
+    def close(self) -> None:
+        self._mounts.__exit__(None, None, None)
+
+    def __call__(self, programs: list[Program]) -> int:
+        runtime, root = self.runtime, self.root
+        work = root / "scratch" / "bench"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        os.chown(work, UID, UID)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **runtime.env}
+
+        def one(i: int) -> bool:
+            d = work / str(i)
+            d.mkdir()
+            (d / runtime.filename).write_text(programs[i].code)
+            os.chown(d, UID, UID)
+
+            def enter() -> None:
+                os.chroot(root)
+                os.chdir(f"/scratch/bench/{i}")
+                os.setgid(UID)
+                os.setuid(UID)
+
+            env_i = {**env, "HOME": f"/scratch/bench/{i}"}
+            done = subprocess.run(list(runtime.argv), preexec_fn=enter, env=env_i, capture_output=True, timeout=300)
+            shutil.rmtree(d, ignore_errors=True)
+            return runtime.judge(done.returncode, done.stdout.decode(), done.stderr.decode()) == "pass"
+
+        with ThreadPoolExecutor(self.cores) as pool:
+            passed = sum(pool.map(one, range(len(programs))))
+        shutil.rmtree(work, ignore_errors=True)
+        return passed
+
+
+class DockerRun:
+    """(b): `docker run --rm` per program, the program's directory mounted read-only."""
+
+    def __init__(self, runtime: Runtime, cores: int) -> None:
+        self.runtime, self.cores = runtime, cores
+
+    def close(self) -> None:
+        pass
+
+    def __call__(self, programs: list[Program]) -> int:
+        runtime, image = self.runtime, image_name(self.runtime.name)
+
+        def one(i: int) -> bool:
+            with tempfile.TemporaryDirectory(prefix="multiplt-bench-") as d:
+                Path(d, runtime.filename).write_text(programs[i].code)
+                os.chmod(d, 0o755)
+                os.chmod(Path(d, runtime.filename), 0o644)
+                done = subprocess.run(
+                    ["docker", "run", "--rm", "--network", "none", "--label", "multiplt=bench",
+                     "-v", f"{d}:/scratch/p:ro", "-w", "/scratch/p", "-e", "HOME=/tmp", image, *runtime.argv],
+                    capture_output=True, timeout=300,
+                )  # fmt: skip
+            return runtime.judge(done.returncode, done.stdout.decode(), done.stderr.decode()) == "pass"
+
+        with ThreadPoolExecutor(self.cores) as pool:
+            return sum(pool.map(one, range(len(programs))))
+
+
+class Sandboxed:
+    """(c): multiplt's Sandbox; its containers are started before the clock runs."""
+
+    def __init__(self, runtime: Runtime, cores: int) -> None:
+        self.sb = Sandbox(languages=[runtime.name], concurrency=cores)
+        self.sb.start()
+
+    def close(self) -> None:
+        self.sb.close()
+
+    def __call__(self, programs: list[Program]) -> int:
+        return sum(o.status == "pass" for o in self.sb.run(programs))
+
+
+def measure(lang: str, cores: int, scale: float, rounds: int, with_docker_run: bool) -> tuple[int, dict[str, float]]:
+    """Executions per second of each mode. Rounds alternate the modes, so that load from elsewhere
+    on the machine falls on all of them alike rather than on whichever ran during a busy minute."""
+    runtime = get(lang)
+    n = max(cores, int(COUNTS[lang] * scale))
+    rounds = max(1, min(rounds, n // cores))
+    chunk = [Program(lang, PROGRAMS[lang], timeout_s=300)] * (n // rounds)
+    kinds: dict[str, Callable[[Runtime, int], Mode]] = {"a": Bare, "c": Sandboxed}
+    if with_docker_run:
+        kinds["b"] = DockerRun
+    modes: dict[str, Mode] = {}
+    try:
+        for key, make in kinds.items():
+            modes[key] = make(runtime, cores)
+            modes[key](chunk[: 2 * cores])  # warm-up: page cache, first touch of the interpreter
+        spent = dict.fromkeys(modes, 0.0)
+        done = dict.fromkeys(modes, 0)
+        for r in range(rounds):
+            for key, mode in modes.items():
+                if key == "b" and r >= max(1, rounds // 3):
+                    continue  # (b) is many times slower; a third of the rounds measures it well enough
+                t0 = time.monotonic()
+                passed = mode(chunk)
+                spent[key] += time.monotonic() - t0
+                done[key] += len(chunk)
+                if passed != len(chunk):
+                    print(f"warning: {lang} ({key}): only {passed}/{len(chunk)} passed", file=sys.stderr)
+    finally:
+        for mode in modes.values():
+            mode.close()
+    rates = {k: done[k] / spent[k] for k in modes}
+    for k in sorted(rates):
+        print(f"  {lang:7s} ({k}) {rates[k]:9.2f} exec/s  ({done[k]} programs)", file=sys.stderr)
+    return done["a"], rates
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--languages", nargs="*", default=list(LANGUAGES), choices=LANGUAGES)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of programs per language")
+    parser.add_argument("--rounds", type=int, default=6, help="alternations of the modes per language")
+    parser.add_argument("--skip-docker-run", action="store_true", help="leave out column (b), the slowest")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("column (a) enters the image's files with chroot: run as root", file=sys.stderr)
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    print(f"cores: {cores}; every mode runs the same programs with concurrency {cores}", file=sys.stderr)
+    rows = [(lang, *measure(lang, cores, args.scale, args.rounds, not args.skip_docker_run)) for lang in args.languages]
+    print()
+    print("| language | programs | (a) bare exec/s | (b) docker run exec/s | (c) Sandbox exec/s | c/a | c/b |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for lang, n, r in rows:
+        b = f"{r['b']:.2f}" if "b" in r else "-"
+        cb = f"{r['c'] / r['b']:.1f}" if "b" in r else "-"
+        print(f"| {lang} | {n} | {r['a']:.2f} | {b} | {r['c']:.2f} | {r['c'] / r['a']:.2f} | {cb} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
