@@ -5,7 +5,6 @@ import json
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from test_llm_fakes import ScriptedLLM
@@ -232,18 +231,21 @@ def test_llamacpp_smollm2_batched_generation(tmp_path):
     assert store.counters()["llm.calls"] == 1
 
 
-VLLM_MODEL = Path.home() / ".cache" / "multiplt" / "hf" / "SmolLM2-135M-Instruct"
-
-
 @pytest.mark.model
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed (pip install 'multiplt[vllm]' or a CPU build of vLLM)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is None,
+    reason="vLLM is not installed (pip install 'multiplt[vllm]'; on a CPU-only machine a CPU build of vLLM)",
+)
 def test_vllm_offline_engine_small_model():
+    """The real vLLM engine on SmolLM2-135M (converted from the shipped GGUF, or MULTIPLT_VLLM_TEST_MODEL)."""
     import os
 
-    model = os.environ.get("MULTIPLT_VLLM_TEST_MODEL", str(VLLM_MODEL))
-    if not Path(model).exists() and "/" not in model:
-        pytest.skip(f"no small safetensors model for vLLM at {model} (set MULTIPLT_VLLM_TEST_MODEL)")
-    llm = get_llm("vllm", model=model, max_model_len=512, enforce_eager=True)
+    model = os.environ.get("MULTIPLT_VLLM_TEST_MODEL")
+    if not model:
+        if importlib.util.find_spec("gguf") is None:
+            pytest.skip("converting SmolLM2 for vLLM needs the gguf package (or set MULTIPLT_VLLM_TEST_MODEL)")
+        model = str(models_mod.export_hf("smollm2-135m"))
+    llm = get_llm("vllm", model=model, max_model_len=512, enforce_eager=True, dtype="float32")
     out = llm.generate(["def add(a, b):\n    return a + b\n\nassert add("], Sampling(n=2, max_tokens=16, stop=("\n",)))
     assert len(out) == 1 and len(out[0]) == 2
     assert all("\n" not in c.text and c.tokens > 0 for c in out[0])

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from multiplt.store import WorkStore
@@ -107,7 +107,6 @@ class GenerationStats:
     generated: int = 0
     tokens: int = 0
     calls: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def sample_key(model_id: str, prompt: str, sampling: Sampling, index: int) -> str:

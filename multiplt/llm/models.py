@@ -158,3 +158,30 @@ def verify(name: str = DEFAULT_MODEL) -> bool:
     spec = MODELS[ALIASES.get(name, name)]
     path = cache_dir() / spec.filename
     return path.is_file() and path.stat().st_size == spec.size and _sha256(path) == spec.sha256
+
+
+def export_hf(name: str = "smollm2-135m", *, cache: Path | None = None) -> Path:
+    """A Hugging Face folder (safetensors + tokenizer) converted from a known GGUF, for vLLM.
+
+    vLLM loads safetensors, and machines without a model hub cannot download them; transformers can
+    dequantize our GGUF into an ordinary checkpoint (needs `transformers`, `gguf` and `torch`).
+    Converted once into `<cache>/hf/<name>`; a marker file makes later calls instant.
+    """
+    gguf_path = ensure_model(name, cache=cache)
+    target = (cache or cache_dir()).parent / "hf" / ALIASES.get(name, name)
+    marker = target / ".complete"
+    if marker.is_file():
+        return target
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise LLMError("exporting a GGUF for vLLM needs transformers, gguf and torch") from exc
+    note(f"converting {gguf_path.name} to a safetensors checkpoint in {target}")
+    folder, file = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    marker.write_text(gguf_path.name + "\n")
+    return target
