@@ -11,14 +11,25 @@ from functools import cache
 from typing import Any
 
 import pytest
-
-from multiplt import compilers
 from multiplt.compilers.asserts import parse_assert
 from multiplt.compilers.humaneval import Problem, compile_problem, load, tally
-from multiplt.compilers.pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, parse_type
-from multiplt.records import Program
-
+from multiplt.compilers.pytypes import (
+    ANY,
+    DictT,
+    ListT,
+    OptionalT,
+    Prim,
+    SetT,
+    TupleT,
+    Type,
+    UnionT,
+    VarTupleT,
+    parse_type,
+)
 from test_compilers_props import same
+
+from multiplt import compilers
+from multiplt.records import Program
 
 MULTIPL_E_FULL = 161  # problems MultiPL-E compiles in full, in each language
 
