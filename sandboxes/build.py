@@ -117,6 +117,10 @@ def base_root(suite: str, mirror: str) -> Path:
         say(f"debootstrap {suite} (minbase) ...")
         t0 = time.monotonic()
         _run(["debootstrap", "--variant=minbase", suite, str(root), mirror], f"debootstrap {suite}")
+        # Package lists fetched once here make every language's `apt-get update` a quick "Hit".
+        shutil.copy2("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        with _proc_mounted(root):
+            _chroot_run(root, "apt-get update", f"apt-get update in {suite}")
         (root / ".multiplt-complete").write_text(mirror + "\n")
         say(f"debootstrap {suite}: done in {time.monotonic() - t0:.0f}s")
     return root
@@ -237,3 +241,16 @@ def build_images(languages: Iterable[str] | None = None, offline: bool | None = 
         list(pool.map(one, todo))
     if errors:
         raise RuntimeError("image build failed:\n" + "\n".join(errors))
+    for r in todo:
+        prune_old_tags(r)
+
+
+def prune_old_tags(r: Recipe) -> None:
+    """Drop this language's images from older recipes (the engine refuses while a container uses one)."""
+    repo = r.image.split(":")[0]
+    listed = subprocess.run(
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo], capture_output=True, text=True
+    )
+    old = [tag for tag in listed.stdout.split() if tag != r.image and tag.startswith(repo + ":")]
+    if old and subprocess.run(["docker", "rmi", *old], capture_output=True).returncode == 0:
+        say(f"{r.language}: removed older images {', '.join(old)}")
