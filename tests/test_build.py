@@ -1,0 +1,184 @@
+"""The whole pipeline, end to end, in the real Docker sandbox.
+
+Most tests drive it with the scripted LLM (tests/scripted_llm.py: canned completions, not a model);
+`test_real_model_build` runs the real embedded code model through the same command a user types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from multiplt.build import BuildConfig, run_build
+from multiplt.store import WorkStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scripted_llm import FUNCTIONS, ScriptedLLM  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "examples" / "corpus"
+pytestmark = pytest.mark.docker
+
+
+def scripted_corpus(tmp_path: Path) -> Path:
+    """The example functions the scripted LLM has answers for (the corpus minus the others)."""
+    from multiplt.sources import load_functions
+
+    src = tmp_path / "corpus"
+    src.mkdir()
+    keep = [f for f in load_functions(CORPUS) if f.name in FUNCTIONS]
+    (src / "fns.py").write_text("\n\n\n".join(f.module_source for f in keep))
+    return src
+
+
+def config(src: Path, out: Path, **kw: object) -> BuildConfig:
+    base: dict[str, object] = dict(targets=["racket", "lua"], source=src, out=out, n=4, tests_k=1, progress=False)
+    base.update(kw)
+    return BuildConfig(**base)  # type: ignore[arg-type]
+
+
+def test_scripted_build_writes_a_loadable_dataset(tmp_path: Path, sandbox: object) -> None:
+    import datasets
+
+    src = scripted_corpus(tmp_path)
+    out = tmp_path / "out"
+    result = run_build(config(src, out), llm=ScriptedLLM(), sandbox=sandbox)  # type: ignore[arg-type]
+    f = result.funnel
+    for stage in f.stages.values():
+        assert stage.balanced
+    assert f.stage("testgen").kept == 4
+    # The wrong assert of count_vowels was run and dropped; only passing asserts travel on.
+    racket = datasets.load_dataset(str(out), "racket", split="train")
+    lua = datasets.load_dataset(str(out), "lua", split="train")
+    assert set(racket["function_name"]) == set(FUNCTIONS)
+    assert set(lua["function_name"]) == set(FUNCTIONS)
+    row = racket[0]
+    assert row["content"].startswith("#lang racket") and ";;" in row["content"]
+    assert all('"rhythm"' not in t for r in racket for t in r["python_tests"])
+    assert f.stage("translate/racket").drops["does not parse as a function"] >= 1
+    assert f.stage("verify/racket").drops["fail"] >= 1
+    assert f.stage("dedup/racket").drops["exact duplicate"] >= 1  # two layouts of one program
+    # Every passing racket row really passes in the sandbox when run again, and a wrong one fails.
+    from multiplt.compilers import CompiledSuite
+
+    from multiplt import compilers
+    from multiplt.records import Program
+
+    rk = compilers.get("racket")
+    suite = CompiledSuite(code=row["tests"], n_asserts=1)
+    wrong = "(define (" + row["code"].split("(define (", 1)[1].split(")", 1)[0] + ") 12345)"
+    ok, bad = sandbox.run(  # type: ignore[attr-defined]
+        [Program("racket", rk.program(row["code"], suite), 20.0), Program("racket", rk.program(wrong, suite), 20.0)]
+    )
+    assert rk.passed(ok) and not rk.passed(bad)
+    card = (out / "README.md").read_text()
+    assert "config_name: racket" in card and "config_name: parallel" in card and "## Funnel" in card
+    assert (out / "funnel.png").stat().st_size > 1000
+    parallel = datasets.load_dataset(str(out), "parallel", split="train")
+    assert len(parallel) == 4 and all(r["racket"] and r["lua"] for r in parallel)
+    instructions = datasets.load_dataset(str(out), "instructions", split="train")
+    assert {"python", "racket", "lua"} == set(instructions["language"])
+
+
+def test_second_run_repeats_nothing(tmp_path: Path, sandbox: object) -> None:
+    src = scripted_corpus(tmp_path)
+    out = tmp_path / "out"
+    llm = ScriptedLLM()
+    first = run_build(config(src, out), llm=llm, sandbox=sandbox)  # type: ignore[arg-type]
+    calls = llm.calls
+    second = run_build(config(src, out), llm=llm, sandbox=sandbox)  # type: ignore[arg-type]
+    assert llm.calls == calls, "every generation came from the store"
+    assert second.counters["sandbox.runs"] == first.counters["sandbox.runs"]
+    for lang in ("racket", "lua"):
+        pd.testing.assert_frame_equal(first.frames[lang], second.frames[lang])
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from scripted_llm import ScriptedLLM
+    from multiplt.build import BuildConfig, run_build
+    cfg = BuildConfig(targets=["racket", "lua"], source={src!r}, out={out!r}, n=4, tests_k=1, chunk=1, progress=False)
+    run_build(cfg, llm=ScriptedLLM(delay_s={delay}))
+    print("DONE")
+    """
+)
+
+
+def run_script(src: Path, out: Path, delay: float) -> subprocess.Popen[str]:
+    code = RUNNER.format(tests=str(Path(__file__).parent), src=str(src), out=str(out), delay=delay)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_midway_then_resume_repeats_nothing(tmp_path: Path) -> None:
+    src = scripted_corpus(tmp_path)
+    # The reference: one uninterrupted run.
+    ref = tmp_path / "ref"
+    proc = run_script(src, ref, 0.0)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    ref_counters = WorkStore(ref / "store.sqlite").counters()
+
+    # The same build, killed with SIGKILL once some translations are stored, then started again.
+    out = tmp_path / "killed"
+    proc = run_script(src, out, 0.4)
+    deadline = time.monotonic() + 300
+    killed_at = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        store_file = out / "store.sqlite"
+        if store_file.exists():
+            c = WorkStore(store_file).counters()
+            if c.get("llm.translate/racket.samples", 0) >= 8:
+                os.kill(proc.pid, signal.SIGKILL)
+                killed_at = c
+                break
+        time.sleep(0.2)
+    proc.wait(timeout=60)
+    assert killed_at is not None and proc.returncode == -signal.SIGKILL, "the build was killed midway"
+    assert not (out / "data").exists(), "killed before any dataset was written"
+
+    proc = run_script(src, out, 0.0)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0 and "DONE" in stdout, stderr
+    counters = WorkStore(out / "store.sqlite").counters()
+    for name in ("llm.samples", "sandbox.runs"):
+        assert counters[name] == ref_counters[name], f"{name}: nothing finished was redone"
+    for lang in ("racket", "lua"):
+        a = pd.read_parquet(ref / "data" / lang / "train.parquet")
+        b = pd.read_parquet(out / "data" / lang / "train.parquet")
+        pd.testing.assert_frame_equal(a, b)
+    assert json.loads((ref / "funnel.json").read_text()) == json.loads((out / "funnel.json").read_text())
+
+
+@pytest.mark.model
+def test_real_model_build(tmp_path: Path) -> None:
+    """The command a user types, with the real embedded code model (Qwen2.5-Coder-1.5B on llama.cpp)."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "multiplt.build", "--target", "racket", "--source", str(CORPUS / "numbers.py"),
+            "--out", str(out), "--limit", "2", "--n", "3", "--tests-k", "2", "--max-tokens", "160", "--quiet",
+        ],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    funnel = json.loads((out / "funnel.json").read_text())
+    assert funnel["testgen"]["seen"] == 2
+    assert funnel["testgen"]["kept"] >= 1, "the code model wrote passing, covering tests"
+    prepared = funnel["prepare/racket"]["kept"]
+    assert funnel["translate/racket"]["seen"] == 3 * prepared
+    import datasets
+
+    ds = datasets.load_dataset(str(out), "racket", split="train")
+    assert len(ds) == funnel["dedup/racket"]["kept"] if "dedup/racket" in funnel else len(ds) == 0
+    assert "language" in proc.stdout and "racket" in proc.stdout
