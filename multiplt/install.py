@@ -11,7 +11,12 @@ import argparse
 import sys
 import time
 
-MODELS_FOR = {"tests": ("smollm2-135m",), "build": ("qwen2.5-coder-1.5b",), "all": ("smollm2-135m", "qwen2.5-coder-1.5b")}
+# The test suite runs both: the small model for fast plumbing tests, the code model end to end.
+MODELS_FOR = {
+    "tests": ("smollm2-135m", "qwen2.5-coder-1.5b"),
+    "build": ("qwen2.5-coder-1.5b",),
+    "all": ("smollm2-135m", "qwen2.5-coder-1.5b"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         dest="purpose",
         choices=sorted(MODELS_FOR),
         default="build",
-        help="tests: the small model; build: the default code model; all: both",
+        help="build: the default code model; tests, all: it and the small model",
     )
     ap.add_argument("--offline", action="store_true", default=None, help="build sandbox images without a registry")
     ap.add_argument("--no-images", action="store_true", help="skip the sandbox images")
