@@ -4,7 +4,8 @@
 
 (a) bare: the interpreter as a plain host process per program, no container. The binaries are the
     image's own (its filesystem exported once and entered with chroot), so all three columns run the
-    very same interpreter; needs root.
+    very same interpreter; needs root. The bare processes share one cpu cgroup, as the containers
+    share the engine's (see `cpu_cgroup`).
 (b) `docker run --rm` per program, the way a naive harness isolates code.
 (c) multiplt's Sandbox: long-lived containers, one runner each, a fork per program.
 All three run the same programs with the same concurrency (the cores available). (c) is timed after
@@ -99,20 +100,47 @@ class Mode(Protocol):
     def close(self) -> None: ...
 
 
+def cpu_cgroup() -> Path | None:
+    """A cpu cgroup for the bare processes, weighted like the engine's one group for all containers.
+
+    CFS shares CPU between cgroups first: every container lives under the engine's cgroup, which as a
+    whole weighs as much as ONE host process. On a machine busy with other work, N bare processes
+    would get N shares against the containers' one, and the table would measure the scheduler rather
+    than the sandbox. Putting the bare processes into one group of default weight evens that out; on
+    an idle machine it changes nothing.
+    """
+    for base in (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")):
+        if (base / "cgroup.procs").exists() and ((base / "cpu.shares").exists() or (base / "cgroup.controllers").exists()):
+            group = base / "multiplt-bench"
+            try:
+                group.mkdir(exist_ok=True)
+            except OSError:
+                return None
+            return group
+    return None
+
+
 class Bare:
     """(a): a chroot'ed host process per program, started the way a plain harness would."""
 
     def __init__(self, runtime: Runtime, cores: int) -> None:
         self.runtime, self.cores = runtime, cores
         self.root = exported_root(image_name(runtime.name))
+        self.cgroup = cpu_cgroup()
         self._mounts = mounted(self.root)
         self._mounts.__enter__()
 
     def close(self) -> None:
         self._mounts.__exit__(None, None, None)
+        if self.cgroup is not None:
+            try:
+                self.cgroup.rmdir()
+            except OSError:
+                pass
 
     def __call__(self, programs: list[Program]) -> int:
         runtime, root = self.runtime, self.root
+        procs = None if self.cgroup is None else str(self.cgroup / "cgroup.procs")
         work = root / "scratch" / "bench"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -126,6 +154,9 @@ class Bare:
             os.chown(d, UID, UID)
 
             def enter() -> None:
+                if procs is not None:
+                    with open(procs, "w") as f:
+                        f.write(str(os.getpid()))
                 os.chroot(root)
                 os.chdir(f"/scratch/bench/{i}")
                 os.setgid(UID)

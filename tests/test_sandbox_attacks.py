@@ -236,3 +236,32 @@ def test_stale_containers_of_a_dead_host_process_are_swept(require_docker):
         time.sleep(0.5)
     assert client.containers.list(all=True, filters=mine) == [], "the runner should exit when its host dies"
     assert os.getpid() > 0
+
+
+def test_ctrl_c_removes_the_containers(require_docker):
+    require_docker(["python"])
+    import signal
+    import subprocess
+    import sys
+
+    import docker
+
+    client = docker.from_env()
+    script = (
+        "from multiplt.records import Program\nfrom multiplt.sandboxes import Sandbox\n"
+        "with Sandbox(languages=['python'], concurrency=2) as sb:\n"
+        "    sb.start()\n    print(sb.instance_id, flush=True)\n"
+        "    sb.run([Program('python', 'import time; time.sleep(60)', 120)] * 2)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    instance = proc.stdout.readline().strip()
+    assert instance, proc.stderr.read() if proc.stderr else ""
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    mine = {"label": f"multiplt.sandbox={instance}"}
+    deadline = time.monotonic() + 20
+    while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.containers.list(all=True, filters=mine) == []

@@ -79,3 +79,22 @@ def test_build_is_a_no_op_when_images_are_current(require_docker):
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("is up to date") == 2
+
+
+@pytest.mark.docker
+def test_ensure_engine_leaves_a_running_engine_alone(require_docker, capsys):
+    require_docker([])
+    from multiplt.sandboxes import ensure_engine
+
+    ensure_engine()
+    assert "using it as is" in capsys.readouterr().err
+
+
+def test_public_names():
+    import multiplt.sandboxes as sb
+
+    import multiplt
+
+    assert multiplt.Sandbox is sb.Sandbox
+    assert multiplt.LocalSandbox is sb.LocalSandbox
+    assert callable(sb.build_images) and callable(sb.ensure_engine)
