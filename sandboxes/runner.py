@@ -322,5 +322,19 @@ def serve(fd_in: int = 0, fd_out: int = 1) -> None:
         write_message(fd_out, result)
 
 
+def main(argv: list[str]) -> None:
+    """`--connect PATH`: talk over a unix socket the host listens on; else over stdin/stdout."""
+    if len(argv) >= 2 and argv[0] == "--connect":
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(argv[1])
+        fd = sock.detach()
+        os.set_inheritable(fd, False)
+        serve(fd, fd)
+    else:
+        serve()
+
+
 if __name__ == "__main__":
-    serve()
+    main(sys.argv[1:])

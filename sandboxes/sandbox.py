@@ -2,9 +2,9 @@
 
 A `docker run` per program costs more than most programs (hundreds of ms against a few ms for Lua),
 so each container lives for the whole batch and its runner (PID 1 inside) forks once per program.
-The host talks to the runner over the container's attached stdin/stdout; when the host process dies
-for any reason the kernel closes that stream, the runner sees EOF and exits, and the engine removes
-the container (auto-remove). Containers are also labelled with their owner so that a later Sandbox
+The host talks to the runner over a unix socket mounted into the container (or, with a remote engine,
+the container's attached stdin/stdout); when the host process dies for any reason the kernel closes
+that stream, the runner sees EOF and exits, and the engine removes the container (auto-remove). Containers are also labelled with their owner so that a later Sandbox
 sweeps any that a crash left behind.
 
 Per container: no network, a read-only image, a non-root user, no capabilities, no new privileges,
@@ -19,8 +19,10 @@ import atexit
 import functools
 import json
 import os
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 import time
 import uuid
@@ -85,20 +87,52 @@ def sweep_stale(client: Any) -> int:
 
 
 class _Container:
-    """One running container and the attached stream to its runner."""
+    """One running container and the stream to its runner.
+
+    Two transports. "socket" (the default with a local engine): the host listens on a unix socket in
+    a directory of its own that is bind-mounted read-only into this one container, and the runner
+    connects to it; jobs then travel host <-> runner directly, with no engine process relaying every
+    message. "attach" (for a remote engine, where no host directory can be mounted): the container's
+    stdin/stdout, relayed by the engine. Either way the stream ending is how each side learns that the
+    other died.
+    """
 
     def __init__(
-        self, client: Any, runtime: Runtime, image: str, limits: SandboxLimits, labels: dict[str, str]
+        self,
+        client: Any,
+        runtime: Runtime,
+        image: str,
+        limits: SandboxLimits,
+        labels: dict[str, str],
+        transport: str = "socket",
     ) -> None:
         self.runtime = runtime
         self._stdout = bytearray()
         self._runner_stderr = bytearray()
         self._pending = bytearray()
+        self._demux = transport == "attach"
+        self._sock: socket.socket | None = None
+        self._dir: str | None = None
+        listener: socket.socket | None = None
+        command = ["python3", "-S", "-c", runner_source()]
+        binds: dict[str, dict[str, str]] = {}
+        if transport == "socket":
+            self._dir = tempfile.mkdtemp(prefix="multiplt-sock-")
+            os.chmod(self._dir, 0o755)
+            path = os.path.join(self._dir, "runner.sock")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            os.chmod(path, 0o666)  # the runner is uid 10001; the directory is mounted read-only
+            listener.listen(1)
+            listener.settimeout(_START_TIMEOUT_S)
+            binds = {self._dir: {"bind": "/run/multiplt", "mode": "ro"}}
+            command += ["--connect", "/run/multiplt/runner.sock"]
         memory = f"{limits.memory_for(runtime)}m"
         api = client.api
         host_config = api.create_host_config(
             network_mode="none",
             read_only=True,
+            binds=binds or None,
             tmpfs={
                 # The engine takes a tmpfs's mode from the image's directory unless uid/gid are given.
                 "/scratch": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=0700",
@@ -116,9 +150,9 @@ class _Container:
         # ends the container) when our end of the stream goes away, whatever killed us.
         created = api.create_container(
             image,
-            command=["python3", "-S", "-c", runner_source()],
-            stdin_open=True,
-            detach=False,
+            command=command,
+            stdin_open=self._demux,
+            detach=not self._demux,
             tty=False,
             user=USER,
             network_disabled=True,
@@ -127,10 +161,18 @@ class _Container:
         )
         self.container = client.containers.get(created["Id"])
         try:
-            attached = self.container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            self._sock: socket.socket = getattr(attached, "_sock", attached)
-            self._attached = attached
-            self.container.start()
+            if self._demux:
+                attached = self.container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                self._sock = getattr(attached, "_sock", attached)
+                self._attached = attached
+                self.container.start()
+            else:
+                assert listener is not None
+                self.container.start()
+                try:
+                    self._sock, _ = listener.accept()
+                except TimeoutError as exc:
+                    raise ContainerBroken(f"the runner never connected: {self._logs()}") from exc
             self._sock.settimeout(_START_TIMEOUT_S)
             hello = self._read_message()
             if not hello.get("ready"):
@@ -138,9 +180,23 @@ class _Container:
         except BaseException:
             self.destroy()
             raise
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _logs(self) -> str:
+        try:
+            return self.container.logs(tail=20).decode("utf-8", "replace").strip()[-1000:]
+        except Exception:  # noqa: BLE001 - the container may be gone already
+            return "(no logs)"
 
     def _fill(self) -> None:
-        """Read one frame of the engine's multiplexed stream (8-byte header: stream id, length)."""
+        """Read more of the runner's output; the engine's stream comes in frames (stream id, length)."""
+        if not self._demux:
+            self._recv_into_pending()
+            self._stdout += self._pending
+            self._pending.clear()
+            return
         while len(self._pending) < _FRAME.size:
             self._recv_into_pending()
         stream, size = _FRAME.unpack_from(self._pending)
@@ -155,6 +211,7 @@ class _Container:
             self._stdout += payload
 
     def _recv_into_pending(self) -> None:
+        assert self._sock is not None
         try:
             chunk = self._sock.recv(1 << 16)
         except (TimeoutError, OSError) as exc:
@@ -181,6 +238,7 @@ class _Container:
     def execute(self, job: dict[str, Any]) -> dict[str, Any]:
 
         body = json.dumps(job).encode("utf-8")
+        assert self._sock is not None
         try:
             self._sock.settimeout(float(job["timeout"]) + _GRACE_S)
             self._sock.sendall(HEADER.pack(len(body)) + body)
@@ -192,10 +250,13 @@ class _Container:
         return result
 
     def destroy(self) -> None:
-        try:
-            self._sock.close()
-        except Exception:  # noqa: BLE001
-            pass
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
         try:
             self.container.remove(force=True)
         except Exception:  # noqa: BLE001 - auto-remove may have won the race
@@ -220,6 +281,7 @@ class Sandbox:
         *,
         build: bool = False,
         client: Any = None,
+        transport: str = "auto",
     ) -> None:
         import docker
 
@@ -228,6 +290,12 @@ class Sandbox:
         self.concurrency = concurrency or len(os.sched_getaffinity(0))
         self.limits = limits or SandboxLimits()
         self._client = client or docker.from_env(timeout=_START_TIMEOUT_S)
+        if transport == "auto":
+            local = str(self._client.api.base_url).startswith("http+docker://")
+            transport = "socket" if local else "attach"
+        if transport not in ("socket", "attach"):
+            raise ValueError(f"transport must be 'auto', 'socket' or 'attach', not {transport!r}")
+        self.transport = transport
         self.instance_id = uuid.uuid4().hex[:12]
         self._labels = {**_owner_labels(), f"{LABEL}.sandbox": self.instance_id}
         self.images = {lang: image_name(lang) for lang in self.languages}
@@ -291,7 +359,9 @@ class Sandbox:
             return self._next_id
 
     def _new_container(self, language: str) -> _Container:
-        c = _Container(self._client, self.runtimes[language], self.images[language], self.limits, self._labels)
+        c = _Container(
+            self._client, self.runtimes[language], self.images[language], self.limits, self._labels, self.transport
+        )
         with self._lock:
             self._live.add(c)
             closed = self._closed

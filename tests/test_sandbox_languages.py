@@ -84,3 +84,14 @@ def test_stdout_and_stderr_are_capped(sandbox):
     assert out.status == "pass"
     assert len(out.stdout) <= sandbox.limits.keep_bytes
     assert len(out.stderr) <= sandbox.limits.keep_bytes
+
+
+def test_attach_transport_for_remote_engines(require_docker):
+    """Without a mountable host dir (remote engine) jobs go over the container's stdin/stdout."""
+    require_docker(["lua"])
+    from multiplt.sandboxes import Sandbox
+
+    with Sandbox(languages=["lua"], concurrency=1, transport="attach") as sb:
+        outs = sb.run([Program("lua", "print('hi')"), Program("lua", "os.exit(2)"), Program("lua", "print('again')")])
+    assert [o.status for o in outs] == ["pass", "fail", "pass"]
+    assert outs[2].stdout == "again\n"
