@@ -100,19 +100,29 @@ class Mode(Protocol):
     def close(self) -> None: ...
 
 
-def cpu_cgroup() -> Path | None:
-    """A cpu cgroup for the bare processes, weighted like the engine's one group for all containers.
+def cpu_cgroup(container_pid: int) -> Path | None:
+    """A cpu cgroup for the bare processes: a sibling of the sandbox's containers' own cgroups.
 
-    CFS shares CPU between cgroups first: every container lives under the engine's cgroup, which as a
-    whole weighs as much as ONE host process. On a machine busy with other work, N bare processes
-    would get N shares against the containers' one, and the table would measure the scheduler rather
-    than the sandbox. Putting the bare processes into one group of default weight evens that out; on
-    an idle machine it changes nothing.
+    CFS shares CPU between cgroups first. Every container sits in a cgroup under the engine's parent
+    group, which as a whole weighs as much as ONE host process, and which it shares with every other
+    container on the machine. On a machine busy with other work, N bare processes in the root group
+    would get N shares against the containers' fraction of one, and the table would measure the
+    scheduler and the neighbours rather than the sandbox. A sibling group puts (a) under the same
+    parent as (c); on an idle machine it changes nothing.
     """
-    for base in (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")):
-        if (base / "cgroup.procs").exists() and ((base / "cpu.shares").exists() or (base / "cgroup.controllers").exists()):
-            group = base / "multiplt-bench"
+    try:
+        lines = Path(f"/proc/{container_pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(",") or controllers == "":
+            mount = Path("/sys/fs/cgroup/cpu") if controllers else Path("/sys/fs/cgroup")
+            if not mount.exists():
+                mount = Path("/sys/fs/cgroup") / controllers
+            group = mount / path.strip("/") / ".." / "multiplt-bench"
             try:
+                group = group.resolve()
                 group.mkdir(exist_ok=True)
             except OSError:
                 return None
@@ -123,10 +133,10 @@ def cpu_cgroup() -> Path | None:
 class Bare:
     """(a): a chroot'ed host process per program, started the way a plain harness would."""
 
-    def __init__(self, runtime: Runtime, cores: int) -> None:
+    def __init__(self, runtime: Runtime, cores: int, container_pid: int) -> None:
         self.runtime, self.cores = runtime, cores
         self.root = exported_root(image_name(runtime.name))
-        self.cgroup = cpu_cgroup()
+        self.cgroup = cpu_cgroup(container_pid)
         self._mounts = mounted(self.root)
         self._mounts.__enter__()
 
@@ -176,7 +186,7 @@ class Bare:
 class DockerRun:
     """(b): `docker run --rm` per program, the program's directory mounted read-only."""
 
-    def __init__(self, runtime: Runtime, cores: int) -> None:
+    def __init__(self, runtime: Runtime, cores: int, container_pid: int) -> None:
         self.runtime, self.cores = runtime, cores
 
     def close(self) -> None:
@@ -204,9 +214,15 @@ class DockerRun:
 class Sandboxed:
     """(c): multiplt's Sandbox; its containers are started before the clock runs."""
 
-    def __init__(self, runtime: Runtime, cores: int) -> None:
+    def __init__(self, runtime: Runtime, cores: int, container_pid: int = 0) -> None:
         self.sb = Sandbox(languages=[runtime.name], concurrency=cores)
         self.sb.start()
+
+    def container_pid(self) -> int:
+        """PID (on the host) of one of the runners, to find the engine's cgroup."""
+        c = next(iter(self.sb._live))
+        c.container.reload()
+        return int(c.container.attrs["State"]["Pid"])
 
     def close(self) -> None:
         self.sb.close()
@@ -222,14 +238,19 @@ def measure(lang: str, cores: int, scale: float, rounds: int, with_docker_run: b
     n = max(cores, int(COUNTS[lang] * scale))
     rounds = max(1, min(rounds, n // cores))
     chunk = [Program(lang, PROGRAMS[lang], timeout_s=300)] * (n // rounds)
-    kinds: dict[str, Callable[[Runtime, int], Mode]] = {"a": Bare, "c": Sandboxed}
+    kinds: dict[str, Callable[[Runtime, int, int], Mode]] = {"c": Sandboxed, "a": Bare}
     if with_docker_run:
         kinds["b"] = DockerRun
     modes: dict[str, Mode] = {}
     try:
+        sandboxed = Sandboxed(runtime, cores)
+        modes["c"] = sandboxed
+        pid = sandboxed.container_pid()
         for key, make in kinds.items():
-            modes[key] = make(runtime, cores)
-            modes[key](chunk[: 2 * cores])  # warm-up: page cache, first touch of the interpreter
+            if key != "c":
+                modes[key] = make(runtime, cores, pid)
+        for mode in modes.values():
+            mode(chunk[: 2 * cores])  # warm-up: page cache, first touch of the interpreter
         spent = dict.fromkeys(modes, 0.0)
         done = dict.fromkeys(modes, 0)
         for r in range(rounds):

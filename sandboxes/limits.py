@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 from multiplt.sandboxes.runtimes import Runtime
@@ -56,12 +57,14 @@ def to_outcome(runtime: Runtime, result: dict[str, object]) -> Outcome:
         return Outcome("error", None, stdout, f"runner error: {result['runner_error']}", seconds)
     raw_exit = result.get("exit")
     exit_code = int(raw_exit) if isinstance(raw_exit, int) else None
-    if result.get("timeout"):
+    if result.get("timeout") or exit_code == -signal.SIGXCPU:  # wall clock, or CPU time (many threads)
         return Outcome("timeout", exit_code, stdout, stderr, seconds)
     if result.get("oom"):
         return Outcome("oom", exit_code, stdout, stderr, seconds)
     if result.get("output_exceeded"):
         return Outcome("error", exit_code, stdout, stderr + "\n[multiplt: output limit exceeded]", seconds)
+    if exit_code == -signal.SIGXFSZ:
+        return Outcome("error", exit_code, stdout, stderr + "\n[multiplt: file size limit exceeded]", seconds)
     if result.get("start_failed") or exit_code is None:
         return Outcome("error", exit_code, stdout, stderr, seconds)
     return Outcome(runtime.judge(exit_code, stdout, stderr), exit_code, stdout, stderr, seconds)

@@ -265,3 +265,16 @@ def test_ctrl_c_removes_the_containers(require_docker):
     while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert client.containers.list(all=True, filters=mine) == []
+
+
+def test_cpu_time_cap_counts_as_timeout(sb):
+    """Four spinning threads burn CPU time faster than the wall clock runs; RLIMIT_CPU stops them."""
+    code = "import threading\nfor _ in range(4):\n    threading.Thread(target=lambda: [None for _ in iter(int, 1)]).start()\n"
+    out = attack(sb, code, timeout_s=3)
+    assert out.status == "timeout"
+
+
+def test_file_size_signal_is_an_error(sb):
+    out = attack(sb, "local f = io.open('big', 'w')\nfor i = 1, 40 do f:write(string.rep('x', 1048576)) end\nf:close()\n",
+                 timeout_s=20, language="lua")
+    assert out.status == "error", out
