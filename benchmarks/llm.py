@@ -43,7 +43,9 @@ def stdlib_functions(n: int) -> list:
     return out
 
 
-def tokens_per_s(model: str, n_parallel: int, prompts: list[str], n: int, max_tokens: int) -> tuple[float, int, float]:
+def tokens_per_s(
+    model: str, n_parallel: int, prompts: list[str], n: int, max_tokens: int
+) -> tuple[float, int, float]:
     llm = get_llm("llamacpp", model=model, n_parallel=n_parallel, n_ctx=8192)
     llm.generate(prompts[:1], Sampling(n=1, max_tokens=4))  # warm up: page the weights in
     t0 = time.perf_counter()
@@ -118,7 +120,12 @@ def main() -> int:
         print(funnel.table())
     after = store.counters()
     for name in ("llm.calls", "llm.samples", "llm.tokens", "sandbox.runs"):
-        rows.append((f"store counter {name} (this run)", f"{after.get(name, 0)} (+{after.get(name, 0) - before.get(name, 0)})"))
+        rows.append(
+            (
+                f"store counter {name} (this run)",
+                f"{after.get(name, 0)} (+{after.get(name, 0) - before.get(name, 0)})",
+            )
+        )
     rows.append(("distinct samples in store", str(store.count("llm"))))
     width = max(len(k) for k, _ in rows)
     print(f"\nmodel: {args.model}   k={args.k}   max_tokens={args.max_tokens}   functions={len(fns)}")

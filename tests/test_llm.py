@@ -34,9 +34,10 @@ def test_cache_never_asks_twice(tmp_path):
     llm = ScriptedLLM(echo)
     s = Sampling(n=3, seed=10)
     first = cached_generate(store, llm, ["a", "b", "a"], s, stage="t")
-    assert [[c.text for c in row] for row in first] == [["a#10", "a#11", "a#12"], ["b#10", "b#11", "b#12"]] + [
-        ["a#10", "a#11", "a#12"]
-    ]
+    assert [[c.text for c in row] for row in first] == [
+        ["a#10", "a#11", "a#12"],
+        ["b#10", "b#11", "b#12"],
+    ] + [["a#10", "a#11", "a#12"]]
     assert len(llm.calls) == 1 and llm.calls[0][0] == ["a", "b"]  # the duplicate prompt is asked once
     again = cached_generate(store, llm, ["b", "a"], s, stage="t")
     assert len(llm.calls) == 1
@@ -145,7 +146,10 @@ def test_openai_against_a_real_http_server():
                 self.send_response(502)
                 self.end_headers()
                 return
-            choices = [{"index": i, "text": body["prompt"].upper(), "finish_reason": "stop"} for i in range(body["n"])]
+            choices = [
+                {"index": i, "text": body["prompt"].upper(), "finish_reason": "stop"}
+                for i in range(body["n"])
+            ]
             data = json.dumps({"choices": choices, "usage": {"completion_tokens": 2 * body["n"]}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -159,7 +163,9 @@ def test_openai_against_a_real_http_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        llm = get_llm("openai", model="m", base_url=f"http://127.0.0.1:{server.server_port}/v1", backoff_s=0.0, max_n=1)
+        llm = get_llm(
+            "openai", model="m", base_url=f"http://127.0.0.1:{server.server_port}/v1", backoff_s=0.0, max_n=1
+        )
         out = llm.generate(["ab", "cd"], Sampling(n=2))
         assert [[c.text for c in row] for row in out] == [["AB", "AB"], ["CD", "CD"]]
         assert hits["n"] == 5  # one 502 retried, then one request per sample (max_n=1)
@@ -212,7 +218,9 @@ def _llama_cpp_missing() -> bool:
 
 
 @pytest.mark.model
-@pytest.mark.skipif(_llama_cpp_missing(), reason="llama-cpp-python is not installed (pip install 'multiplt[cpu]')")
+@pytest.mark.skipif(
+    _llama_cpp_missing(), reason="llama-cpp-python is not installed (pip install 'multiplt[cpu]')"
+)
 def test_llamacpp_smollm2_batched_generation(tmp_path):
     llm = get_llm("llamacpp", model="smollm2-135m", n_parallel=4, n_ctx=2048)
     prompts = ["def add(a, b):\n    return a + b\n\nassert add(", "# A list of fruits:\nfruits = ["]
@@ -243,10 +251,14 @@ def test_vllm_offline_engine_small_model():
     model = os.environ.get("MULTIPLT_VLLM_TEST_MODEL")
     if not model:
         if importlib.util.find_spec("gguf") is None:
-            pytest.skip("converting SmolLM2 for vLLM needs the gguf package (or set MULTIPLT_VLLM_TEST_MODEL)")
+            pytest.skip(
+                "converting SmolLM2 for vLLM needs the gguf package (or set MULTIPLT_VLLM_TEST_MODEL)"
+            )
         model = str(models_mod.export_hf("smollm2-135m"))
     llm = get_llm("vllm", model=model, max_model_len=512, enforce_eager=True, dtype="float32")
-    out = llm.generate(["def add(a, b):\n    return a + b\n\nassert add("], Sampling(n=2, max_tokens=16, stop=("\n",)))
+    out = llm.generate(
+        ["def add(a, b):\n    return a + b\n\nassert add("], Sampling(n=2, max_tokens=16, stop=("\n",))
+    )
     assert len(out) == 1 and len(out[0]) == 2
     assert all("\n" not in c.text and c.tokens > 0 for c in out[0])
 

@@ -19,7 +19,11 @@ class ScriptedLLM:
     """Answers `script(prompt, sample_seed)`; records every call so tests can count them."""
 
     def __init__(
-        self, script: Callable[[str, int], str], model_id: str = "scripted", delay_s: float = 0.0, log: str | None = None
+        self,
+        script: Callable[[str, int], str],
+        model_id: str = "scripted",
+        delay_s: float = 0.0,
+        log: str | None = None,
     ) -> None:
         self.script = script
         self.model_id = model_id
@@ -31,9 +35,7 @@ class ScriptedLLM:
         if self.delay_s:
             time.sleep(self.delay_s)
         self.calls.append((list(prompts), sampling))
-        out = [
-            [Completion(self.script(p, sampling.seed + i), 7) for i in range(sampling.n)] for p in prompts
-        ]
+        out = [[Completion(self.script(p, sampling.seed + i), 7) for i in range(sampling.n)] for p in prompts]
         if self.log:
             with open(self.log, "a") as f:
                 for p in prompts:

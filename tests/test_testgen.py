@@ -46,14 +46,25 @@ def test_prompt_ends_with_open_assert():
 @pytest.mark.parametrize(
     ("completion", "expected"),
     [
-        ("1, 0, 5) == 1\nassert clamp(-1, 0, 5) == 0", ["assert clamp(1, 0, 5) == 1", "assert clamp(-1, 0, 5) == 0"]),
-        ("1, 0, 5) == 1, 'msg'\nassert 5 == clamp(9, 0, 5)", ["assert clamp(1, 0, 5) == 1", "assert clamp(9, 0, 5) == 5"]),
+        (
+            "1, 0, 5) == 1\nassert clamp(-1, 0, 5) == 0",
+            ["assert clamp(1, 0, 5) == 1", "assert clamp(-1, 0, 5) == 0"],
+        ),
+        (
+            "1, 0, 5) == 1, 'msg'\nassert 5 == clamp(9, 0, 5)",
+            ["assert clamp(1, 0, 5) == 1", "assert clamp(9, 0, 5) == 5"],
+        ),
         ("x, 0, 5) == 1\nassert clamp(1, lo=0, hi=5) == 1\nassert clamp(*a) == 1", []),
         ("1, 0, 5) != 2\nassert clamp(1, 0, 5) > 0\nassert clamp(1, 0, print(5)) == 1", []),
-        ("[1], (2, 3), {'a': None}) is None\nassert clamp(1, 0, 5) == 1\nassert clamp(1, 0", [
-            "assert clamp([1], (2, 3), {'a': None}) == None", "assert clamp(1, 0, 5) == 1"]),
+        (
+            "[1], (2, 3), {'a': None}) is None\nassert clamp(1, 0, 5) == 1\nassert clamp(1, 0",
+            ["assert clamp([1], (2, 3), {'a': None}) == None", "assert clamp(1, 0, 5) == 1"],
+        ),
         ("1, 0, 5) == 1\nassert clamp(1, 0, 5) == 1\n```\nMore prose", ["assert clamp(1, 0, 5) == 1"]),
-        ("1, 0, 5) == 1\nfor i in range(3):\n    assert clamp(i, 0, 5) == i\n", ["assert clamp(1, 0, 5) == 1"]),
+        (
+            "1, 0, 5) == 1\nfor i in range(3):\n    assert clamp(i, 0, 5) == i\n",
+            ["assert clamp(1, 0, 5) == 1"],
+        ),
         ("-1.5, 0.0, 5.0) == 0.0", ["assert clamp(-1.5, 0.0, 5.0) == 0.0"]),
     ],
 )
@@ -72,7 +83,11 @@ def _scripted(completions: dict[str, str]) -> ScriptedLLM:
     return ScriptedLLM(lambda prompt, seed: completions[prompt.split("(")[0].removeprefix("def ")])
 
 
-ARGS = [["x", "POSITIONAL_OR_KEYWORD", "int"], ["lo", "POSITIONAL_OR_KEYWORD", "int"], ["hi", "POSITIONAL_OR_KEYWORD", "int"]]
+ARGS = [
+    ["x", "POSITIONAL_OR_KEYWORD", "int"],
+    ["lo", "POSITIONAL_OR_KEYWORD", "int"],
+    ["hi", "POSITIONAL_OR_KEYWORD", "int"],
+]
 
 
 def _calls(ret="int", x="int"):
@@ -82,9 +97,18 @@ def _calls(ret="int", x="int"):
 def test_generate_tests_keeps_drops_and_counts(tmp_path):
     fns = [
         CLAMP,
-        PyFunction.make("nothing", "def nothing(a):\n    '''Doc.'''\n    return a\n", "Doc.", "def nothing(a)"),
-        PyFunction.make("failing", "def failing(a):\n    '''Doc.'''\n    return a\n", "Doc.", "def failing(a)"),
-        PyFunction.make("partial", "def partial(a):\n    '''Doc.'''\n    if a:\n        return 1\n    return 2\n", "Doc.", "def partial(a)"),
+        PyFunction.make(
+            "nothing", "def nothing(a):\n    '''Doc.'''\n    return a\n", "Doc.", "def nothing(a)"
+        ),
+        PyFunction.make(
+            "failing", "def failing(a):\n    '''Doc.'''\n    return a\n", "Doc.", "def failing(a)"
+        ),
+        PyFunction.make(
+            "partial",
+            "def partial(a):\n    '''Doc.'''\n    if a:\n        return 1\n    return 2\n",
+            "Doc.",
+            "def partial(a)",
+        ),
     ]
     llm = _scripted(
         {
@@ -109,7 +133,10 @@ def test_generate_tests_keeps_drops_and_counts(tmp_path):
     clamp = out[0]
     assert len(clamp.asserts) == 3 and clamp.coverage == 1.0
     assert clamp.types is not None
-    assert dict(clamp.types.params) == {"x": "float", "lo": "int", "hi": "int"} and clamp.types.returns == "float"
+    assert (
+        dict(clamp.types.params) == {"x": "float", "lo": "int", "hi": "int"}
+        and clamp.types.returns == "float"
+    )
     t = funnel.to_dict()["testgen"]
     assert t == {
         "seen": 4,
@@ -129,7 +156,12 @@ def test_inconsistent_types_are_counted_not_dropped(tmp_path):
     runner = ScriptedRunner(
         {
             "assert clamp(1, 0, 5) == 1": (True, [3, 5, 7], [3, 4, 5, 6, 7], _calls()),
-            "assert clamp('b', 'a', 'c') == 'b'": (True, [3, 4, 5, 6], [3, 4, 5, 6, 7], _calls(x="str", ret="str")),
+            "assert clamp('b', 'a', 'c') == 'b'": (
+                True,
+                [3, 4, 5, 6],
+                [3, 4, 5, 6, 7],
+                _calls(x="str", ret="str"),
+            ),
         }
     )
     funnel = Funnel()
@@ -177,7 +209,9 @@ def test_killed_run_resumes_without_repeating_a_model_call(tmp_path):
     proc.wait()
     done_before = WorkStore(db).counters()["llm.samples"]
     assert 0 < done_before < 36, "the kill must land mid-run"
-    finished = subprocess.run([sys.executable, str(script), str(db), "0", str(log)], env=env, capture_output=True, text=True)
+    finished = subprocess.run(
+        [sys.executable, str(script), str(db), "0", str(log)], env=env, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "12"
     store = WorkStore(db)
@@ -186,7 +220,9 @@ def test_killed_run_resumes_without_repeating_a_model_call(tmp_path):
     answered = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
     assert len(answered) == len(set(answered)) == 36
     # A third run does nothing at all.
-    subprocess.run([sys.executable, str(script), str(db), "0", str(log)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), str(db), "0", str(log)], env=env, check=True, capture_output=True
+    )
     assert WorkStore(db).counters()["llm.calls"] == c["llm.calls"]
     assert WorkStore(db).counters()["sandbox.runs"] == c["sandbox.runs"]
 
@@ -205,9 +241,17 @@ def test_real_model_through_real_sandbox(tmp_path):
 
     fns = [
         CLAMP,
-        PyFunction.make("add", 'def add(a, b):\n    """Return the sum of a and b."""\n    return a + b\n', "Return the sum.", "def add(a, b)"),
         PyFunction.make(
-            "is_even", 'def is_even(n):\n    """True when n is even."""\n    return n % 2 == 0\n', "True when n is even.", "def is_even(n)"
+            "add",
+            'def add(a, b):\n    """Return the sum of a and b."""\n    return a + b\n',
+            "Return the sum.",
+            "def add(a, b)",
+        ),
+        PyFunction.make(
+            "is_even",
+            'def is_even(n):\n    """True when n is even."""\n    return n % 2 == 0\n',
+            "True when n is even.",
+            "def is_even(n)",
         ),
     ]
     llm = get_llm("llamacpp", model="smollm2-135m", n_parallel=6, n_ctx=4096)
@@ -244,11 +288,22 @@ def test_cli_replays_a_store_through_the_real_sandbox(tmp_path, capsys):
     (fn,) = list(load_functions(src))
     out = tmp_path / "out"
     store = WorkStore(out / "work.sqlite")
-    canned = "-1, 0, 5) == 0\nassert clamp(9, 0, 5) == 5\nassert clamp(3, 0, 5) == 3\nassert clamp(3, 0, 5) == 4\n"
-    cached_generate(store, ScriptedLLM(lambda p, s: canned, model_id="scripted"), [test_prompt(fn)], TestgenConfig().sampling())
+    canned = (
+        "-1, 0, 5) == 0\nassert clamp(9, 0, 5) == 5\nassert clamp(3, 0, 5) == 3\nassert clamp(3, 0, 5) == 4\n"
+    )
+    cached_generate(
+        store,
+        ScriptedLLM(lambda p, s: canned, model_id="scripted"),
+        [test_prompt(fn)],
+        TestgenConfig().sampling(),
+    )
     assert main(["--from", str(src), "--llm", "replay", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["functions_in"] == 1 and report["over_coverage_bar"] == 1 and report["samples_generated_now"] == 0
+    assert (
+        report["functions_in"] == 1
+        and report["over_coverage_bar"] == 1
+        and report["samples_generated_now"] == 0
+    )
     (line,) = (out / "tested.jsonl").read_text().splitlines()
     tested = json.loads(line)
     assert sorted(tested["asserts"]) == sorted(

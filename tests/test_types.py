@@ -75,4 +75,6 @@ def test_reasons(calls, reason):
 
 
 def test_type_rendering():
-    assert str(PyType("dict", (PyType("str"), PyType("list", (PyType("float"),))))) == "dict[str, list[float]]"
+    assert (
+        str(PyType("dict", (PyType("str"), PyType("list", (PyType("float"),))))) == "dict[str, list[float]]"
+    )

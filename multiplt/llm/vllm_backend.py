@@ -44,6 +44,9 @@ class VLLMBackend:
             prompt_tokens = len(res.prompt_token_ids or [])
             comps = sorted(res.outputs, key=lambda o: o.index)
             out.append(
-                [Completion(o.text, len(o.token_ids), str(o.finish_reason or ""), prompt_tokens) for o in comps]
+                [
+                    Completion(o.text, len(o.token_ids), str(o.finish_reason or ""), prompt_tokens)
+                    for o in comps
+                ]
             )
         return out

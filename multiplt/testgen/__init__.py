@@ -157,7 +157,9 @@ def _chunk(
     return kept
 
 
-def _types(fn: PyFunction, calls: list[CallRecord], funnel: Funnel, report: TestgenReport) -> TypeSignature | None:
+def _types(
+    fn: PyFunction, calls: list[CallRecord], funnel: Funnel, report: TestgenReport
+) -> TypeSignature | None:
     funnel.seen(TYPES_STAGE)
     try:
         sig = infer_types(calls)

@@ -19,7 +19,7 @@ from multiplt.types import CallRecord, describe
 
 MARKER = "@@multiplt-testgen@@"
 
-_TEMPLATE = r'''
+_TEMPLATE = r"""
 from __future__ import annotations
 import contextlib, inspect, io, json, os, sys, tempfile
 
@@ -95,7 +95,7 @@ def main():
     return 0 if ok else 1
 
 sys.exit(main())
-'''
+"""
 
 
 def body_range(fn: PyFunction) -> tuple[int, int] | None:
@@ -111,7 +111,11 @@ def body_range(fn: PyFunction) -> tuple[int, int] | None:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == fn.name:
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+            ):
                 body = body[1:]
             if not body:
                 return (0, -1)
