@@ -144,7 +144,7 @@ def normal(lang: str, v: Any) -> Any:
     if lang == "racket" and v is None:
         return False
     if lang == "r":
-        if v is None or v == [] or v == () or v == {}:
+        if v is None or (isinstance(v, list | tuple | dict | set) and not v):
             return []
         if isinstance(v, list | tuple):
             items = [normal(lang, x) for x in v]
