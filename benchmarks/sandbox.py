@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -100,34 +101,36 @@ class Mode(Protocol):
     def close(self) -> None: ...
 
 
-def cpu_cgroup(container_pid: int) -> Path | None:
-    """A cpu cgroup for the bare processes: a sibling of the sandbox's containers' own cgroups.
+def cpu_cgroups(container_pid: int, n: int) -> list[Path]:
+    """n cpu cgroups for the bare processes, siblings of the sandbox's containers' own cgroups.
 
     CFS shares CPU between cgroups first. Every container sits in a cgroup under the engine's parent
     group, which as a whole weighs as much as ONE host process, and which it shares with every other
     container on the machine. On a machine busy with other work, N bare processes in the root group
     would get N shares against the containers' fraction of one, and the table would measure the
-    scheduler and the neighbours rather than the sandbox. A sibling group puts (a) under the same
-    parent as (c); on an idle machine it changes nothing.
+    scheduler and the neighbours rather than the sandbox. So each bare worker runs its programs in a
+    group of its own next to the containers, just as each container worker's program runs in its
+    container's group; on an idle machine it changes nothing.
     """
     try:
         lines = Path(f"/proc/{container_pid}/cgroup").read_text().splitlines()
     except OSError:
-        return None
+        return []
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if "cpu" in controllers.split(",") or controllers == "":
             mount = Path("/sys/fs/cgroup/cpu") if controllers else Path("/sys/fs/cgroup")
             if not mount.exists():
                 mount = Path("/sys/fs/cgroup") / controllers
-            group = mount / path.strip("/") / ".." / "multiplt-bench"
+            parent = (mount / path.strip("/")).parent
+            groups = [parent / f"multiplt-bench-{i}" for i in range(n)]
             try:
-                group = group.resolve()
-                group.mkdir(exist_ok=True)
+                for g in groups:
+                    g.mkdir(exist_ok=True)
             except OSError:
-                return None
-            return group
-    return None
+                return []
+            return groups
+    return []
 
 
 class Bare:
@@ -136,21 +139,23 @@ class Bare:
     def __init__(self, runtime: Runtime, cores: int, container_pid: int) -> None:
         self.runtime, self.cores = runtime, cores
         self.root = exported_root(image_name(runtime.name))
-        self.cgroup = cpu_cgroup(container_pid)
+        self.cgroups = cpu_cgroups(container_pid, cores)
         self._mounts = mounted(self.root)
         self._mounts.__enter__()
 
     def close(self) -> None:
         self._mounts.__exit__(None, None, None)
-        if self.cgroup is not None:
+        for g in self.cgroups:
             try:
-                self.cgroup.rmdir()
+                g.rmdir()
             except OSError:
                 pass
 
     def __call__(self, programs: list[Program]) -> int:
         runtime, root = self.runtime, self.root
-        procs = None if self.cgroup is None else str(self.cgroup / "cgroup.procs")
+        slots: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        for g in self.cgroups or [None] * self.cores:
+            slots.put(None if g is None else str(g / "cgroup.procs"))
         work = root / "scratch" / "bench"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -158,6 +163,13 @@ class Bare:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **runtime.env}
 
         def one(i: int) -> bool:
+            procs = slots.get()
+            try:
+                return run(i, procs)
+            finally:
+                slots.put(procs)
+
+        def run(i: int, procs: str | None) -> bool:
             d = work / str(i)
             d.mkdir()
             (d / runtime.filename).write_text(programs[i].code)
