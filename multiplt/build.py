@@ -20,14 +20,14 @@ from typing import Any
 from multiplt import compilers
 from multiplt.dedup import DedupConfig, Strategy, dedup_and_select
 from multiplt.execution import RUNS_COUNTER, Runner
+from multiplt.executors import EXECUTORS, Executor, LocalExecutor
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, get_llm
 from multiplt.records import Translation
 from multiplt.sources import SourceConfig, load_functions
 from multiplt.store import WorkStore
-from multiplt.testgen import TestgenConfig, TestgenReport, generate_tests
-from multiplt.translate import TranslateConfig, prepare, translate
-from multiplt.verify import verify
+from multiplt.testgen import TestgenConfig, TestgenReport
+from multiplt.translate import TranslateConfig, prepare
 
 STORE_NAME = "store.sqlite"
 LLM_CALLS = "llm.calls"
@@ -63,6 +63,10 @@ class BuildConfig:
     chunk: int = 4
     source_license: str | None = None
     progress: bool = True
+    # Where the per-function work runs; none of these changes what the build produces.
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -74,6 +78,8 @@ class BuildConfig:
             raise ValueError("--n and --tests-k must be at least 1")
         if not 0.0 <= self.coverage <= 1.0:
             raise ValueError("--coverage is a fraction between 0 and 1")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"--executor is one of {', '.join(EXECUTORS)}, not {self.executor!r}")
 
 
 @dataclass
@@ -121,6 +127,21 @@ def make_sandbox(config: BuildConfig) -> Any:
     return Sandbox(languages=runtimes, concurrency=config.concurrency)
 
 
+def make_executor(
+    config: BuildConfig, store: WorkStore, llm: LLM | None, sandbox: Runner | None
+) -> tuple[Executor, Any]:
+    """The executor, and the sandbox this build made itself (to close), if any."""
+    if config.executor == "ray":
+        if sandbox is not None:
+            raise ValueError("a Ray build makes one sandbox per node from the config; pass no sandbox object")
+        from multiplt.executors.ray_executor import RayExecutor
+
+        return RayExecutor(config, str(store.path), llm=llm), None
+    model = llm if llm is not None else make_llm(config, store)
+    box = sandbox if sandbox is not None else make_sandbox(config)
+    return LocalExecutor(model, box, store, chunk=config.chunk), None if sandbox is not None else box
+
+
 def _bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -143,16 +164,11 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
         load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
     )
     say(f"{len(functions)} functions from {config.source}", config)
-    model = llm if llm is not None else make_llm(config, store)
-    own_sandbox = sandbox is None
-    box: Any = sandbox if sandbox is not None else make_sandbox(config)
+    executor, own_box = make_executor(config, store, llm, sandbox)
     try:
         report = TestgenReport()
-        tested = generate_tests(
+        tested = executor.tests(
             functions,
-            model,
-            box,
-            store,
             TestgenConfig(
                 k=config.tests_k,
                 max_tokens=config.tests_max_tokens,
@@ -161,7 +177,7 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
                 progress=config.progress,
             ),
             funnel,
-            report=report,
+            report,
         )
         by_id = {t.id: t for t in tested}
         tconf = TranslateConfig(
@@ -174,18 +190,9 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
         frames: dict[str, Any] = {}
         for language in config.targets:
             jobs = prepare(tested, language, funnel, python_body=config.python_body)
-            suites = {j.tested.id: j.suite for j in jobs}
-            passing: list[Translation] = []
-            sampled: dict[str, int] = {}
+            sampled = {j.tested.id: config.n for j in jobs}
             bar = _bar(len(jobs), f"{language}: translate+verify", config.progress)
-            # Chunks keep memory flat and make every finished chunk durable before the next starts.
-            for i in range(0, len(jobs), config.chunk):
-                chunk = jobs[i : i + config.chunk]
-                cands = translate(chunk, language, model, store, tconf, funnel)
-                for j in chunk:
-                    sampled[j.tested.id] = config.n
-                passing += verify(cands, suites, language, box, store, funnel)
-                bar.update(len(chunk))
+            passing: list[Translation] = executor.translations(jobs, language, tconf, funnel, bar.update)
             bar.close()
             selected = dedup_and_select(
                 passing,
@@ -204,16 +211,18 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
             )
             _funnel_yield(funnel, language, jobs_count=len(jobs), tested_count=len(tested), passing=passing)
     finally:
-        if own_sandbox and hasattr(box, "close"):
-            box.close()
+        executor.close()
+        if own_box is not None and hasattr(own_box, "close"):
+            own_box.close()
 
     wall = time.perf_counter() - start
     exports = {
         "instructions": instruction_pairs(frames, tested, mix, seed=config.seed),
         "parallel": parallel_programs(frames, tested),
     }
-    settings = {k: v for k, v in asdict(config).items() if k not in {"out", "progress", "llm_options"}}
-    settings["model_id"] = getattr(model, "model_id", "?")
+    where = {"out", "progress", "llm_options", "executor", "ray_address", "ray_options"}
+    settings = {k: v for k, v in asdict(config).items() if k not in where}
+    settings["model_id"] = executor.model_id or "?"
     write_dataset(
         out,
         {**frames, **exports},

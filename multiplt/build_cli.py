@@ -54,8 +54,30 @@ def parser() -> argparse.ArgumentParser:
         help="local runs untrusted code without isolation: only for machines you can throw away",
     )
     x.add_argument("--concurrency", type=int, help="sandbox workers (default: the cores available)")
+    x.add_argument(
+        "--executor", choices=["local", "ray"], default="local", help="ray: fan the work out over a Ray cluster"
+    )
+    x.add_argument("--ray-address", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one)")
+    x.add_argument(
+        "--ray-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="llm_replicas, gpus_per_replica, llm_cpus, batch_size, in_flight, max_attempts (repeatable)",
+    )
     x.add_argument("--quiet", action="store_true")
     return ap
+
+
+def ray_options(pairs: list[str]) -> dict[str, float | int]:
+    """`llm_replicas=4` -> {"llm_replicas": 4}; numbers only, since every Ray knob is a count or a share."""
+    out: dict[str, float | int] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--ray-option wants KEY=VALUE, got {pair!r}")
+        out[key.strip()] = float(value) if "." in value else int(value)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=args.concurrency,
             source_license=args.source_license,
             progress=not args.quiet,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            ray_options=ray_options(args.ray_option),
         )
         result = run_build(config)
     except (SourceError, LLMError, ValueError) as exc:
