@@ -427,6 +427,10 @@ class Sandbox:
         with lock:
             doomed = list(live)
             live.clear()
-        if doomed:
-            with ThreadPoolExecutor(min(len(doomed), 8)) as pool:
-                list(pool.map(_Container.destroy, doomed))
+        # Plain threads, not an executor: this also runs from atexit, after concurrent.futures
+        # has stopped accepting work.
+        threads = [threading.Thread(target=c.destroy, daemon=True) for c in doomed]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)

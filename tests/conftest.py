@@ -62,3 +62,21 @@ def sandbox() -> Iterator[object]:
 def require_docker() -> object:
     """`require_docker(["lua"])` for tests that make a Sandbox of their own."""
     return need_docker
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture is torn down, no sandbox container made by this session may be left."""
+    import socket
+
+    try:
+        import docker
+
+        client = docker.from_env(timeout=20)
+        filters = {"label": [f"multiplt.pid={os.getpid()}", f"multiplt.host={socket.gethostname()}"]}
+        left = client.containers.list(all=True, filters=filters)
+    except Exception:  # noqa: BLE001 - no engine, nothing can be left behind
+        return
+    if left:
+        names = ", ".join(f"{c.short_id} ({c.labels.get('multiplt.language')})" for c in left)
+        print(f"\nsandbox containers left behind by this test session: {names}")
+        session.exitstatus = 1
