@@ -38,7 +38,9 @@ def _kill_when(cluster: object, store_file: Path, counter: str, at_least: int, k
         time.sleep(0.2)
 
 
-def test_ray_build_survives_a_dead_node_and_equals_the_local_build(tmp_path: Path, sandbox: object) -> None:
+def test_ray_build_survives_a_dead_node_and_equals_the_local_build(
+    tmp_path: Path, sandbox: object, capfd: pytest.CaptureFixture[str]
+) -> None:
     from multiplt.sandboxes.sandbox import sweep_stale
 
     from multiplt.executors.ray_local import local_cluster
@@ -53,15 +55,16 @@ def test_ray_build_survives_a_dead_node_and_equals_the_local_build(tmp_path: Pat
     started = time.monotonic()
     try:
         with local_cluster(workers=1) as cluster:
-            # Kill once the racket candidates are generated: the worker node then holds verify work.
+            # 15 test runs, then racket verify: kill once the first racket outcome is stored, while
+            # both nodes still hold racket functions (each takes seconds there).
             killer = threading.Thread(
                 target=_kill_when,
-                args=(cluster, out / "store.sqlite", "llm.translate/racket.samples", 16, killed),
+                args=(cluster, out / "store.sqlite", "sandbox.runs", 16, killed),
                 daemon=True,
             )
             killer.start()
             result = run_build(
-                config(src, out, executor="ray", ray_address=cluster.address, concurrency=1),
+                config(src, out, executor="ray", ray_address=cluster.address, concurrency=1, progress=True),
                 llm=ScriptedLLM(delay_s=0.2),
             )
             killer.join(timeout=5)
@@ -73,6 +76,7 @@ def test_ray_build_survives_a_dead_node_and_equals_the_local_build(tmp_path: Pat
         sweep_stale(docker.from_env())  # the dead node's containers, whose owner is gone
     wall = time.monotonic() - started
     assert killed, "the worker node was killed mid-build"
+    assert "lost the worker on node" in capfd.readouterr().err, "its unfinished functions moved to the head"
     for lang in ("racket", "lua"):
         pd.testing.assert_frame_equal(ref.frames[lang], result.frames[lang])
         a = pd.read_parquet(tmp_path / "ref" / "data" / lang / "train.parquet")
