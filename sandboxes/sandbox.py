@@ -250,10 +250,12 @@ class _Container:
         return result
 
     def destroy(self) -> None:
+        # shutdown() first: it wakes a worker thread blocked on this stream at once, where close()
+        # alone would free the fd number for the next connection while the worker still polls it.
         if self._sock is not None:
             try:
-                self._sock.close()
-            except Exception:  # noqa: BLE001
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
                 pass
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -261,6 +263,8 @@ class _Container:
             self.container.remove(force=True)
         except Exception:  # noqa: BLE001 - auto-remove may have won the race
             pass
+        if self._sock is not None:
+            self._sock.close()
 
 
 class Sandbox:

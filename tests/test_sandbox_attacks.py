@@ -248,6 +248,8 @@ def test_ctrl_c_removes_the_containers(require_docker):
 
     client = docker.from_env()
     script = (
+        # Ctrl-C as in a terminal, even if whatever started pytest ignores SIGINT in its children.
+        "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from multiplt.records import Program\nfrom multiplt.sandboxes import Sandbox\n"
         "with Sandbox(languages=['python'], concurrency=2) as sb:\n"
         "    sb.start()\n    print(sb.instance_id, flush=True)\n"
@@ -269,7 +271,10 @@ def test_ctrl_c_removes_the_containers(require_docker):
 
 def test_cpu_time_cap_counts_as_timeout(sb):
     """Four spinning threads burn CPU time faster than the wall clock runs; RLIMIT_CPU stops them."""
-    code = "import threading\nfor _ in range(4):\n    threading.Thread(target=lambda: [None for _ in iter(int, 1)]).start()\n"
+    code = (
+        "import threading\n\ndef spin():\n    while True:\n        pass\n\n"
+        "for _ in range(4):\n    threading.Thread(target=spin).start()\n"
+    )
     out = attack(sb, code, timeout_s=3)
     assert out.status == "timeout"
 
