@@ -102,9 +102,16 @@ def write_dataset(
     funnel: Funnel,
     info: CardInfo,
 ) -> None:
-    """Parquet per config, the funnel plot and the card. `frames` maps config name to its rows."""
+    """Parquet per config, the funnel plot and the card. `frames` maps config name to its rows.
+
+    A config with no rows gets no file and no entry in `configs:` (`datasets` cannot read a parquet
+    file without rows); the card still lists it with 0 rows."""
     for name, frame in frames.items():
-        write_parquet(frame, out / DATA_DIR / name / "train.parquet")
+        path = out / DATA_DIR / name / "train.parquet"
+        if len(frame):
+            write_parquet(frame, path)
+        else:
+            path.unlink(missing_ok=True)  # a stale file from an earlier build of this folder
     plot_funnel(funnel, out / "funnel.png")
     (out / "funnel.json").write_text(json.dumps(funnel.to_dict(), indent=2) + "\n")
     (out / "README.md").write_text(card(frames, funnel, info))
@@ -113,7 +120,8 @@ def write_dataset(
 def card(frames: Mapping[str, pd.DataFrame], funnel: Funnel, info: CardInfo) -> str:
     configs = "\n".join(
         f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {DATA_DIR}/{name}/train.parquet"
-        for name in frames
+        for name, frame in frames.items()
+        if len(frame)
     )
     languages = [n for n in frames if n in compilers.names()]
     sizes = "\n".join(f"| {name} | {len(frame)} |" for name, frame in frames.items())
