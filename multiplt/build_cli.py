@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--endpoint", help="URL of an OpenAI-compatible server (implies --llm openai)")
     g.add_argument("--tests-k", type=int, default=4, help="test-generation samples per function")
+    g.add_argument("--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample")
     g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
     g.add_argument("--n", type=int, default=50, help="translations sampled per function and language")
     g.add_argument("--temperature", type=float, default=0.8)
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             endpoint=args.endpoint,
             tests_k=args.tests_k,
+            tests_max_tokens=args.tests_max_tokens,
             coverage=args.coverage,
             n=args.n,
             temperature=args.temperature,
