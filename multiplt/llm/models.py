@@ -180,7 +180,14 @@ def export_hf(name: str = "smollm2-135m", *, cache: Path | None = None) -> Path:
     note(f"converting {gguf_path.name} to a safetensors checkpoint in {target}")
     folder, file = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file)
+    # The weights come back dequantized, but newer transformers still tag the model as GGUF-quantized
+    # and refuse to save it: copy them into a plain model built from the same config.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
