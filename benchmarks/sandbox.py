@@ -71,7 +71,9 @@ def exported_root(image: str) -> Path:
         return root
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    cid = subprocess.run(["docker", "create", image, "true"], capture_output=True, text=True, check=True).stdout.strip()
+    cid = subprocess.run(
+        ["docker", "create", image, "true"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         export = subprocess.Popen(["docker", "export", cid], stdout=subprocess.PIPE)
         subprocess.run(["tar", "-x", "-C", str(root)], stdin=export.stdout, check=True)
@@ -185,7 +187,9 @@ class Bare:
                 os.setuid(UID)
 
             env_i = {**env, "HOME": f"/scratch/bench/{i}"}
-            done = subprocess.run(list(runtime.argv), preexec_fn=enter, env=env_i, capture_output=True, timeout=300)
+            done = subprocess.run(
+                list(runtime.argv), preexec_fn=enter, env=env_i, capture_output=True, timeout=300
+            )
             shutil.rmtree(d, ignore_errors=True)
             return runtime.judge(done.returncode, done.stdout.decode(), done.stderr.decode()) == "pass"
 
@@ -243,7 +247,9 @@ class Sandboxed:
         return sum(o.status == "pass" for o in self.sb.run(programs))
 
 
-def measure(lang: str, cores: int, scale: float, rounds: int, with_docker_run: bool) -> tuple[int, dict[str, float]]:
+def measure(
+    lang: str, cores: int, scale: float, rounds: int, with_docker_run: bool
+) -> tuple[int, dict[str, float]]:
     """Executions per second of each mode. Rounds alternate the modes, so that load from elsewhere
     on the machine falls on all of them alike rather than on whichever ran during a busy minute."""
     runtime = get(lang)
@@ -285,9 +291,13 @@ def measure(lang: str, cores: int, scale: float, rounds: int, with_docker_run: b
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--languages", nargs="*", default=list(LANGUAGES), choices=LANGUAGES)
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of programs per language")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the number of programs per language"
+    )
     parser.add_argument("--rounds", type=int, default=6, help="alternations of the modes per language")
     parser.add_argument("--skip-docker-run", action="store_true", help="leave out column (b), the slowest")
     args = parser.parse_args()
@@ -296,9 +306,14 @@ def main() -> int:
         return 1
     cores = len(os.sched_getaffinity(0))
     print(f"cores: {cores}; every mode runs the same programs with concurrency {cores}", file=sys.stderr)
-    rows = [(lang, *measure(lang, cores, args.scale, args.rounds, not args.skip_docker_run)) for lang in args.languages]
+    rows = [
+        (lang, *measure(lang, cores, args.scale, args.rounds, not args.skip_docker_run))
+        for lang in args.languages
+    ]
     print()
-    print("| language | programs | (a) bare exec/s | (b) docker run exec/s | (c) Sandbox exec/s | c/a | c/b |")
+    print(
+        "| language | programs | (a) bare exec/s | (b) docker run exec/s | (c) Sandbox exec/s | c/a | c/b |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for lang, n, r in rows:
         b = f"{r['b']:.2f}" if "b" in r else "-"

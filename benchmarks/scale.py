@@ -45,7 +45,9 @@ def one(kind: str, nodes: int, src: Path, work: Path, delay: float) -> dict[str,
     else:
         with local_cluster(workers=nodes - 1, head_cpus=1) as cluster:
             start_s = time.perf_counter() - t0
-            result = run_build(config(src, out, executor="ray", ray_address=cluster.address, concurrency=1), llm=llm)
+            result = run_build(
+                config(src, out, executor="ray", ray_address=cluster.address, concurrency=1), llm=llm
+            )
     wall = time.perf_counter() - t0
     n = items(result)
     return {
@@ -67,10 +69,16 @@ def main() -> None:
     ray.cloudpickle.register_pickle_by_value(scripted_llm)
     work = Path(tempfile.mkdtemp(prefix="multiplt-scale-"))
     src = scripted_corpus(work)
-    rows = [one("local", 1, src, work, args.delay), one("ray", 1, src, work, args.delay), one("ray", 2, src, work, args.delay)]
+    rows = [
+        one("local", 1, src, work, args.delay),
+        one("ray", 1, src, work, args.delay),
+        one("ray", 2, src, work, args.delay),
+    ]
     shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"{'executor':<9} {'nodes':>5} {'wall s':>7} {'cluster start s':>16} {'build s':>8} {'items':>6} {'items/s':>8} {'sandbox runs':>13} {'rows':>5}")
+    print(
+        f"{'executor':<9} {'nodes':>5} {'wall s':>7} {'cluster start s':>16} {'build s':>8} {'items':>6} {'items/s':>8} {'sandbox runs':>13} {'rows':>5}"
+    )
     for r in rows:
         print(
             f"{r['executor']:<9} {r['nodes']:>5} {r['wall_s']:>7.1f} {r['start_s']:>16.1f} {r['build_s']:>8.1f} "

@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         from .humaneval import load, tally
 
         problems = load()
-        print(f"HumanEval: {len(problems)} problems, {sum(len(p.asserts) for p in problems)} asserts recorded")
+        print(
+            f"HumanEval: {len(problems)} problems, {sum(len(p.asserts) for p in problems)} asserts recorded"
+        )
         print(f"{'language':<10}{'full':>6}{'partly':>8}{'none':>6}{'asserts':>9}{'dropped':>9}")
         for name in args.language or names():
             t, _ = tally(get(name), problems)

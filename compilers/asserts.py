@@ -36,7 +36,13 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_SPECIAL_FLOATS = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan, "infinity": math.inf}
+_SPECIAL_FLOATS = {
+    "inf": math.inf,
+    "-inf": -math.inf,
+    "+inf": math.inf,
+    "nan": math.nan,
+    "infinity": math.inf,
+}
 
 
 def literal(node: ast.expr) -> Any:
@@ -168,7 +174,9 @@ def _arguments(call: ast.Call, param_names: list[str] | None) -> tuple[Any, ...]
             raise Unsupported("relies on a default argument")
         return tuple(by_name[p] for p in param_names)
     if param_names is not None and len(args) != len(param_names):
-        raise Unsupported("relies on a default argument" if len(args) < len(param_names) else "too many arguments")
+        raise Unsupported(
+            "relies on a default argument" if len(args) < len(param_names) else "too many arguments"
+        )
     return tuple(args)
 
 

@@ -268,7 +268,11 @@ class Language:
         while i < len(lines):
             line = lines[i]
             stripped = line.strip()
-            if stripped.startswith(">>> ") and i + 1 < len(lines) and not lines[i + 1].strip().startswith(">>>"):
+            if (
+                stripped.startswith(">>> ")
+                and i + 1 < len(lines)
+                and not lines[i + 1].strip().startswith(">>>")
+            ):
                 try:
                     call = ast.parse(stripped[4:], mode="eval").body
                     result = literal(ast.parse(lines[i + 1].strip(), mode="eval").body)
@@ -277,9 +281,13 @@ class Language:
                     if call.func.id != fn_name or call.keywords:
                         raise Unsupported("not a call of the function")
                     args = [literal(a) for a in call.args]
-                    arg_types = types[:-1] if types and len(types) == len(args) + 1 else [infer(a) for a in args]
+                    arg_types = (
+                        types[:-1] if types and len(types) == len(args) + 1 else [infer(a) for a in args]
+                    )
                     res_type = types[-1] if types else infer(result)
-                    rendered = self.call(self.ident(fn_name), [self.value(a, t) for a, t in zip(args, arg_types, strict=True)])
+                    rendered = self.call(
+                        self.ident(fn_name), [self.value(a, t) for a, t in zip(args, arg_types, strict=True)]
+                    )
                     indent = line[: len(line) - len(line.lstrip())]
                     out += [f"{indent}>>> {rendered}", f"{indent}{self.value(result, res_type)}"]
                     i += 2
@@ -452,4 +460,6 @@ def _infer_or_any(v: Any) -> Type:
 
 def type_signature(params: Sequence[str], types: Sequence[Type]) -> TypeSignature:
     """A record for inferred types: `types` is the parameter types then the result type."""
-    return TypeSignature(params=tuple((p, show(t)) for p, t in zip(params, types[:-1], strict=True)), returns=show(types[-1]))
+    return TypeSignature(
+        params=tuple((p, show(t)) for p, t in zip(params, types[:-1], strict=True)), returns=show(types[-1])
+    )

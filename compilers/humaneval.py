@@ -46,7 +46,9 @@ class Problem:
             if isinstance(node, ast.FunctionDef) and node.name == self.entry_point:
                 source = ast.get_source_segment(self.prompt, node) or ""
                 doc = ast.get_docstring(node) or ""
-                return PyFunction.make(self.entry_point, source, doc, source.splitlines()[0], origin=self.task_id)
+                return PyFunction.make(
+                    self.entry_point, source, doc, source.splitlines()[0], origin=self.task_id
+                )
         raise ValueError(f"{self.task_id}: no function {self.entry_point}")
 
 
@@ -172,7 +174,11 @@ def concretize(raw: dict[str, Any]) -> Problem:
         except Unsupported as e:
             dropped.append((f"assert {entry}(...)", str(e)))
             return
-        text = f"assert abs({call} - {exp}) < {tol!r}" if mode == "tol" and tol is not None else f"assert {call} == {exp}"
+        text = (
+            f"assert abs({call} - {exp}) < {tol!r}"
+            if mode == "tol" and tol is not None
+            else f"assert {call} == {exp}"
+        )
         if text not in recorded:
             recorded.append(text)
 

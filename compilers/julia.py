@@ -118,9 +118,13 @@ class Julia(Language):
     def type_name(self, t: Type) -> str:
         match t:
             case Prim(name):
-                return {"int": "Int64", "float": "Float64", "bool": "Bool", "str": "String", "None": "Nothing"}.get(
-                    name, "Any"
-                )
+                return {
+                    "int": "Int64",
+                    "float": "Float64",
+                    "bool": "Bool",
+                    "str": "String",
+                    "None": "Nothing",
+                }.get(name, "Any")
             case ListT(e):
                 return f"Vector{{{self.type_name(e)}}}"
             case VarTupleT(e):

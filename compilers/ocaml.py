@@ -319,7 +319,9 @@ class OCaml(Language):
         lines = [";;", _PRELUDE]
         for c in checks:
             eq = self.eq_fn(c.type, c.rel_tol, c.abs_tol)
-            lines.append(f"let () = multiplt_check {c.index} {self.str_lit(c.source)} (fun () -> {c.call}) {c.expected} {eq}")
+            lines.append(
+                f"let () = multiplt_check {c.index} {self.str_lit(c.source)} (fun () -> {c.call}) {c.expected} {eq}"
+            )
         lines.append("let () = if !multiplt_failed > 0 then exit 1")
         lines.append(f'let () = print_endline "{PASS_MARK} {len(checks)}"')
         return "\n".join(lines) + "\n"

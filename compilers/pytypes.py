@@ -298,7 +298,9 @@ def conforms(value: Any, t: Type) -> bool:
                 and all(conforms(v, e) for v, e in zip(value, es, strict=True))
             )
         case DictT(k, v):
-            return isinstance(value, dict) and all(conforms(a, k) and conforms(b, v) for a, b in value.items())
+            return isinstance(value, dict) and all(
+                conforms(a, k) and conforms(b, v) for a, b in value.items()
+            )
         case OptionalT(i):
             return value is None or conforms(value, i)
         case UnionT(os):

@@ -112,7 +112,11 @@ class R(Language):
     def str_lit(self, v: str) -> str:
         if "\0" in v:
             raise Unsupported("NUL character (R strings cannot hold it)")
-        return '"' + escape(v, lambda c: f"\\u{{{ord(c):04x}}}" if ord(c) < 0x10000 else f"\\U{{{ord(c):08x}}}") + '"'
+        return (
+            '"'
+            + escape(v, lambda c: f"\\u{{{ord(c):04x}}}" if ord(c) < 0x10000 else f"\\U{{{ord(c):08x}}}")
+            + '"'
+        )
 
     def none_lit(self, t: Type) -> str:
         return "NULL"

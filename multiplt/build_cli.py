@@ -33,7 +33,9 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--endpoint", help="URL of an OpenAI-compatible server (implies --llm openai)")
     g.add_argument("--tests-k", type=int, default=4, help="test-generation samples per function")
-    g.add_argument("--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample")
+    g.add_argument(
+        "--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample"
+    )
     g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
     g.add_argument("--n", type=int, default=50, help="translations sampled per function and language")
     g.add_argument("--temperature", type=float, default=0.8)
@@ -56,7 +58,10 @@ def parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--concurrency", type=int, help="sandbox workers (default: the cores available)")
     x.add_argument(
-        "--executor", choices=["local", "ray"], default="local", help="ray: fan the work out over a Ray cluster"
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: fan the work out over a Ray cluster",
     )
     x.add_argument("--ray-address", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one)")
     x.add_argument(

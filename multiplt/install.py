@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         default="build",
         help="build: the default code model; tests, all: it and the small model",
     )
-    ap.add_argument("--offline", action="store_true", default=None, help="build sandbox images without a registry")
+    ap.add_argument(
+        "--offline", action="store_true", default=None, help="build sandbox images without a registry"
+    )
     ap.add_argument("--no-images", action="store_true", help="skip the sandbox images")
     ap.add_argument("--no-models", action="store_true", help="skip the model files")
     args = ap.parse_args(argv)

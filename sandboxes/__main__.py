@@ -12,9 +12,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m multiplt.sandboxes", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the sandbox images that are missing (idempotent)")
-    build.add_argument("--offline", action="store_true", help="debootstrap + chroot + docker import; no registry")
+    build.add_argument(
+        "--offline", action="store_true", help="debootstrap + chroot + docker import; no registry"
+    )
     build.add_argument("--docker", action="store_true", help="force `docker build` from the Dockerfiles")
-    build.add_argument("languages", nargs="*", choices=[[], *LANGUAGES], metavar="LANG", help=", ".join(LANGUAGES))
+    build.add_argument(
+        "languages", nargs="*", choices=[[], *LANGUAGES], metavar="LANG", help=", ".join(LANGUAGES)
+    )
     setup = sub.add_parser("setup", help="start a Docker engine if none answers, then build every image")
     setup.add_argument("--offline", action="store_true")
     sub.add_parser("images", help="print the image tag of each language")

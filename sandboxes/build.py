@@ -62,10 +62,16 @@ def host_mirror() -> str:
             for stanza in re.split(r"\n\s*\n", text):
                 fields = dict(
                     (k.strip().lower(), v.strip())
-                    for k, _, v in (ln.partition(":") for ln in stanza.splitlines() if ln and not ln.startswith("#"))
+                    for k, _, v in (
+                        ln.partition(":") for ln in stanza.splitlines() if ln and not ln.startswith("#")
+                    )
                 )
                 suites = fields.get("suites", "").split()
-                if fields.get("uris") and any("security" not in s for s in suites) and "security" not in fields["uris"]:
+                if (
+                    fields.get("uris")
+                    and any("security" not in s for s in suites)
+                    and "security" not in fields["uris"]
+                ):
                     return fields["uris"].split()[0]
         else:
             for line in text.splitlines():
@@ -223,7 +229,11 @@ def build_images(languages: Iterable[str] | None = None, offline: bool | None = 
     if offline is None:
         bases = sorted({r.base for r in todo})
         offline = not all(can_pull(b) for b in bases)
-        say("no base image can be pulled: building offline" if offline else "base images available: docker build")
+        say(
+            "no base image can be pulled: building offline"
+            if offline
+            else "base images available: docker build"
+        )
     mirror = host_mirror() if offline else ""
     if offline:
         # Debootstrap each suite once, before the per-language builds fan out over them.
@@ -249,7 +259,9 @@ def prune_old_tags(r: Recipe) -> None:
     """Drop this language's images from older recipes (the engine refuses while a container uses one)."""
     repo = r.image.split(":")[0]
     listed = subprocess.run(
-        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo], capture_output=True, text=True
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+        capture_output=True,
+        text=True,
     )
     old = [tag for tag in listed.stdout.split() if tag != r.image and tag.startswith(repo + ":")]
     if old and subprocess.run(["docker", "rmi", *old], capture_output=True).returncode == 0:

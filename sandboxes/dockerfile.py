@@ -49,7 +49,9 @@ class Recipe:
         """The Debian suite of the base image: debian:bookworm-slim -> bookworm."""
         match = re.fullmatch(r"debian:([a-z]+)(?:-slim)?", self.base)
         if not match:
-            raise ValueError(f"{self.dockerfile.name}: the offline build only knows debian:<suite> bases, not {self.base}")
+            raise ValueError(
+                f"{self.dockerfile.name}: the offline build only knows debian:<suite> bases, not {self.base}"
+            )
         return match.group(1)
 
     @property

@@ -47,12 +47,18 @@ def ensure_engine(timeout_s: float = 120.0) -> None:
             "no Docker engine answers and this is not root: install Docker and start it "
             "(or run `python -m multiplt.sandboxes setup` as root)"
         )
-    missing = [pkg for pkg, binary in (("docker.io", "dockerd"), ("debootstrap", "debootstrap")) if not shutil.which(binary)]
+    missing = [
+        pkg
+        for pkg, binary in (("docker.io", "dockerd"), ("debootstrap", "debootstrap"))
+        if not shutil.which(binary)
+    ]
     if missing:
         _apt_install(missing)
     say(f"starting dockerd in the background (log: {DOCKERD_LOG})")
     with open(DOCKERD_LOG, "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen(
+            ["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if engine_answers():

@@ -73,7 +73,9 @@ class LocalSandbox:
     def run(self, programs: Sequence[Program]) -> list[Outcome]:
         for p in programs:
             if p.language not in self.runtimes:
-                raise ValueError(f"this sandbox runs {', '.join(self.languages)}; got a {p.language!r} program")
+                raise ValueError(
+                    f"this sandbox runs {', '.join(self.languages)}; got a {p.language!r} program"
+                )
         return list(self._pool.map(self._run_one, programs))
 
     def _scratch(self) -> str:

@@ -275,7 +275,9 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
     if contained:
         for name in os.listdir("/tmp"):
             _force_remove(os.path.join("/tmp", name))
-    exit_code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else _exit_code(status)
+    exit_code = (
+        os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else _exit_code(status)
+    )
     return {
         "id": job.get("id"),
         "exit": exit_code,

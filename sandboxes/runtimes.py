@@ -48,15 +48,29 @@ class Runtime:
 
 
 RUNTIMES: dict[str, Runtime] = {
-    "python": Runtime("python", "main.py", ("python3", "main.py"), "python.Dockerfile", env={"PYTHONDONTWRITEBYTECODE": "1"}),
+    "python": Runtime(
+        "python", "main.py", ("python3", "main.py"), "python.Dockerfile", env={"PYTHONDONTWRITEBYTECODE": "1"}
+    ),
     "lua": Runtime("lua", "main.lua", ("lua5.3", "main.lua"), "lua.Dockerfile"),
     "ocaml": Runtime("ocaml", "main.ml", ("ocaml", "main.ml"), "ocaml.Dockerfile"),
     "r": Runtime("r", "main.R", ("Rscript", "main.R"), "r.Dockerfile"),
     "racket": Runtime(
-        "racket", "main.rkt", ("racket", "main.rkt"), "racket.Dockerfile", passes=exit_zero_and_quiet_stderr, memory_mb=1024,
+        "racket",
+        "main.rkt",
+        ("racket", "main.rkt"),
+        "racket.Dockerfile",
+        passes=exit_zero_and_quiet_stderr,
+        memory_mb=1024,
         address_space_limit_ok=False,
     ),
-    "julia": Runtime("julia", "main.jl", ("julia", "main.jl"), "julia.Dockerfile", memory_mb=1024, address_space_limit_ok=False),
+    "julia": Runtime(
+        "julia",
+        "main.jl",
+        ("julia", "main.jl"),
+        "julia.Dockerfile",
+        memory_mb=1024,
+        address_space_limit_ok=False,
+    ),
 }
 
 LANGUAGES: tuple[str, ...] = tuple(RUNTIMES)

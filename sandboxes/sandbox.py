@@ -76,7 +76,9 @@ def sweep_stale(client: Any) -> int:
     host = socket.gethostname()
     for c in client.containers.list(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}):
         labels = c.labels or {}
-        owner_gone = labels.get(f"{LABEL}.host") == host and not _pid_alive(int(labels.get(f"{LABEL}.pid", "0") or 0))
+        owner_gone = labels.get(f"{LABEL}.host") == host and not _pid_alive(
+            int(labels.get(f"{LABEL}.pid", "0") or 0)
+        )
         if owner_gone or c.status in ("exited", "dead", "created"):
             try:
                 c.remove(force=True)
@@ -162,7 +164,9 @@ class _Container:
         self.container = client.containers.get(created["Id"])
         try:
             if self._demux:
-                attached = self.container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                attached = self.container.attach_socket(
+                    params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                )
                 self._sock = getattr(attached, "_sock", attached)
                 self._attached = attached
                 self.container.start()
@@ -353,7 +357,9 @@ class Sandbox:
             raise RuntimeError("this Sandbox is closed")
         for p in programs:
             if p.language not in self.runtimes:
-                raise ValueError(f"this Sandbox runs {', '.join(self.languages)}; got a {p.language!r} program")
+                raise ValueError(
+                    f"this Sandbox runs {', '.join(self.languages)}; got a {p.language!r} program"
+                )
         futures = [self._pool.submit(self._run_one, p) for p in programs]
         return [f.result() for f in futures]
 
@@ -364,7 +370,12 @@ class Sandbox:
 
     def _new_container(self, language: str) -> _Container:
         c = _Container(
-            self._client, self.runtimes[language], self.images[language], self.limits, self._labels, self.transport
+            self._client,
+            self.runtimes[language],
+            self.images[language],
+            self.limits,
+            self._labels,
+            self.transport,
         )
         with self._lock:
             self._live.add(c)
@@ -399,7 +410,9 @@ class Sandbox:
         try:
             c = self._acquire(program.language)
         except Exception as exc:  # noqa: BLE001 - the engine refused: this run crashed, the batch goes on
-            return Outcome("crashed", None, "", f"could not start a container: {exc}", time.monotonic() - started)
+            return Outcome(
+                "crashed", None, "", f"could not start a container: {exc}", time.monotonic() - started
+            )
         job = make_job(program, runtime, self.limits, self._job_id())
         try:
             result = c.execute(job)
@@ -407,7 +420,9 @@ class Sandbox:
             self._discard(c)
             with self._lock:
                 self.replaced += 1
-            return Outcome("crashed", None, "", str(exc)[: self.limits.keep_bytes], time.monotonic() - started)
+            return Outcome(
+                "crashed", None, "", str(exc)[: self.limits.keep_bytes], time.monotonic() - started
+            )
         except BaseException:
             self._discard(c)
             raise

@@ -26,10 +26,10 @@ TESTS = {
 
 RACKET = {
     "count_vowels": [
-        "  (for/sum ([c (string-downcase text)]) (if (memv c (string->list \"aeiou\")) 1 0)))\n",
-        "  (for/sum ([c (string-downcase text)])\n    (if (memv c (string->list \"aeiou\")) 1 0)))\n",  # same tokens
+        '  (for/sum ([c (string-downcase text)]) (if (memv c (string->list "aeiou")) 1 0)))\n',
+        '  (for/sum ([c (string-downcase text)])\n    (if (memv c (string->list "aeiou")) 1 0)))\n',  # same tokens
         "  (string-length text))\n",  # wrong
-        "  (for/sum ([c text]) (if (memv c (string->list \"aeiou\")) 1 0)))\n",  # wrong: case
+        '  (for/sum ([c text]) (if (memv c (string->list "aeiou")) 1 0)))\n',  # wrong: case
     ],
     "is_palindrome": [
         "  (let ([s (string-downcase word)]) (equal? s (list->string (reverse (string->list s))))))\n",
@@ -50,7 +50,7 @@ RACKET = {
 
 LUA = {
     "count_vowels": [
-        "  local _, n = string.gsub(string.lower(text), \"[aeiou]\", \"\")\n  return n\nend\n",
+        '  local _, n = string.gsub(string.lower(text), "[aeiou]", "")\n  return n\nend\n',
         "  return #text\nend\n",  # wrong
     ],
     "is_palindrome": [

@@ -41,7 +41,9 @@ def scripted_corpus(tmp_path: Path) -> Path:
 
 
 def config(src: Path, out: Path, **kw: object) -> BuildConfig:
-    base: dict[str, object] = dict(targets=["racket", "lua"], source=src, out=out, n=4, tests_k=1, progress=False)
+    base: dict[str, object] = dict(
+        targets=["racket", "lua"], source=src, out=out, n=4, tests_k=1, progress=False
+    )
     base.update(kw)
     return BuildConfig(**base)  # type: ignore[arg-type]
 
@@ -77,7 +79,10 @@ def test_scripted_build_writes_a_loadable_dataset(tmp_path: Path, sandbox: objec
     suite = CompiledSuite(code=row["tests"], n_asserts=1)
     wrong = "(define (" + row["code"].split("(define (", 1)[1].split(")", 1)[0] + ") 12345)"
     ok, bad = sandbox.run(  # type: ignore[attr-defined]
-        [Program("racket", rk.program(row["code"], suite), 20.0), Program("racket", rk.program(wrong, suite), 20.0)]
+        [
+            Program("racket", rk.program(row["code"], suite), 20.0),
+            Program("racket", rk.program(wrong, suite), 20.0),
+        ]
     )
     assert rk.passed(ok) and not rk.passed(bad)
     card = (out / "README.md").read_text()
@@ -117,7 +122,9 @@ RUNNER = textwrap.dedent(
 
 def run_script(src: Path, out: Path, delay: float) -> subprocess.Popen[str]:
     code = RUNNER.format(tests=str(Path(__file__).parent), src=str(src), out=str(out), delay=delay)
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_sigkill_midway_then_resume_repeats_nothing(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from multiplt import compilers
 from multiplt.compilers.asserts import literal, parse_assert, python_literal
 from multiplt.compilers.pytypes import (
     FLOAT,
@@ -24,11 +22,13 @@ from multiplt.compilers.pytypes import (
     show,
     unify,
 )
+
+from multiplt import compilers
 from multiplt.records import PyFunction, TypeSignature
 
 FN = PyFunction.make(
     "count_words",
-    'def count_words(words: list[str], limit: Optional[int]) -> dict[str, int]:\n'
+    "def count_words(words: list[str], limit: Optional[int]) -> dict[str, int]:\n"
     '    """Count the words of a list into a dict; None means no limit.\n\n'
     '    >>> count_words(["a", "b", "a"], None)\n'
     "    {'a': 2, 'b': 1}\n"
@@ -77,7 +77,11 @@ def test_unify():
     assert unify([INT, STR]) == UnionT((INT, STR))
     # in a mixed list ints stay ints next to floats
     mixed = infer([1, 2.5, "a"])
-    assert isinstance(mixed, ListT) and isinstance(mixed.elem, UnionT) and set(mixed.elem.options) == {INT, FLOAT, STR}
+    assert (
+        isinstance(mixed, ListT)
+        and isinstance(mixed.elem, UnionT)
+        and set(mixed.elem.options) == {INT, FLOAT, STR}
+    )
 
 
 def test_literals_and_asserts():
@@ -101,7 +105,7 @@ def test_known_traps_ocaml():
     c = compilers.get("ocaml")
     suite = c.compile_tests(
         "f",
-        ['assert f(-1, Some) == 1'.replace("Some", "'x'"), "assert f(-3, None) == -2"],
+        ["assert f(-1, Some) == 1".replace("Some", "'x'"), "assert f(-3, None) == -2"],
         TypeSignature((("n", "int"), ("s", "Optional[str]")), "int"),
     )
     assert suite.n_asserts == 2
@@ -112,14 +116,21 @@ def test_known_traps_ocaml():
 def test_known_traps_julia():
     c = compilers.get("julia")
     suite = c.compile_tests(
-        "f", ["assert f({'a\"$': [1.0]}) == {}"], TypeSignature((("d", "dict[str, list[float]]"),), "dict[str, int]")
+        "f",
+        ["assert f({'a\"$': [1.0]}) == {}"],
+        TypeSignature((("d", "dict[str, list[float]]"),), "dict[str, int]"),
     )
     assert 'Dict{String, Vector{Float64}}("a\\"\\$" => Float64[1.0])' in suite.code
     assert "Dict{String, Int64}()" in suite.code
 
 
 def test_drops_are_per_assert():
-    asserts = ["assert f([1, None]) == 1", "assert f([1, 2]) == 2", "assert f(y) == 3", "assert f(2**70) == 1"]
+    asserts = [
+        "assert f([1, None]) == 1",
+        "assert f([1, 2]) == 2",
+        "assert f(y) == 3",
+        "assert f(2**70) == 1",
+    ]
     lua = compilers.get("lua").compile_tests("f", asserts)
     assert lua.n_asserts == 1
     assert [reason for _, reason in lua.dropped] == [
@@ -152,7 +163,10 @@ def test_prompt(name):
         assert "(words : string list) (limit : int option) : (string * int) list =" in prompt
         assert '"' not in prompt  # a stray quote in an OCaml comment is a lexer error
     if name == "julia":
-        assert "function count_words(words::Vector{String}, limit::Union{Int64, Nothing})::Dict{String, Int64}" in prompt
+        assert (
+            "function count_words(words::Vector{String}, limit::Union{Int64, Nothing})::Dict{String, Int64}"
+            in prompt
+        )
     if name == "racket":
         assert prompt.startswith("#lang racket")
         assert '(count_words (list "a" "b" "a") #f)' in prompt

@@ -115,7 +115,11 @@ def _check_wrong(sandbox, lang: str, ps: list[Problem]) -> None:
             bad.append(f"{p.task_id}: passed={c.passed(out)} expected {should_pass}\n{out.stderr[:800]}")
         # a suite that fails must fail on its asserts, not on a broken harness
         if not should_pass:
-            assert "FAIL 1" in out.stderr or "FAIL " in out.stderr, (p.task_id, out.stderr[:1500], prog.code[-800:])
+            assert "FAIL 1" in out.stderr or "FAIL " in out.stderr, (
+                p.task_id,
+                out.stderr[:1500],
+                prog.code[-800:],
+            )
     assert not bad, "\n".join(bad[:10])
 
 

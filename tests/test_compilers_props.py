@@ -39,7 +39,9 @@ from multiplt import compilers
 from multiplt.records import Program, PyFunction, TypeSignature
 
 LANGUAGES = compilers.names()
-IDENT = PyFunction.make("ident", 'def ident(x):\n    """Return x."""\n    return x\n', "Return x.", "def ident(x):")
+IDENT = PyFunction.make(
+    "ident", 'def ident(x):\n    """Return x."""\n    return x\n', "Return x.", "def ident(x):"
+)
 
 # ----- types and values ------------------------------------------------------------------------------
 
@@ -80,7 +82,9 @@ FLOATS = st.one_of(
 )
 TEXT = st.one_of(
     st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
-    st.sampled_from(['a"b', "back\\slash", "new\nline", "tab\t", "caf\u00e9", "\U0001f600", "$x", "(* *)", ""]),
+    st.sampled_from(
+        ['a"b', "back\\slash", "new\nline", "tab\t", "caf\u00e9", "\U0001f600", "$x", "(* *)", ""]
+    ),
 )
 
 
@@ -169,7 +173,9 @@ def differs(lang: str, v: Any, w: Any) -> bool:
 FAIL_LINE = re.compile(r"^FAIL (\d+):", re.MULTILINE)
 
 
-def identity_programs(lang: str, t: Type, pairs: list[tuple[Any, Any]]) -> tuple[list[Program], dict[str, int]]:
+def identity_programs(
+    lang: str, t: Type, pairs: list[tuple[Any, Any]]
+) -> tuple[list[Program], dict[str, int]]:
     """The program with `ident(v) == v` asserts and the one with `ident(v) == w` asserts."""
     c = compilers.get(lang)
     sig = TypeSignature((("x", show(t)),), show(t))
@@ -178,7 +184,11 @@ def identity_programs(lang: str, t: Type, pairs: list[tuple[Any, Any]]) -> tuple
     good = [f"assert ident({python_literal(v)}) == {python_literal(v)}" for v, _ in pairs]
     bad = [f"assert ident({python_literal(v)}) == {python_literal(w)}" for v, w in pairs]
     s_good, s_bad = c.compile_tests("ident", good, sig), c.compile_tests("ident", bad, sig)
-    stats = {"good": s_good.n_asserts, "bad": s_bad.n_asserts, "dropped": len(s_good.dropped) + len(s_bad.dropped)}
+    stats = {
+        "good": s_good.n_asserts,
+        "bad": s_bad.n_asserts,
+        "dropped": len(s_good.dropped) + len(s_bad.dropped),
+    }
     programs = []
     for suite in (s_good, s_bad):
         if suite.n_asserts:
@@ -212,7 +222,9 @@ def check_identity(sandbox: Any, lang: str, t: Type, pairs: list[tuple[Any, Any]
 
 def _batches(max_pairs: int) -> st.SearchStrategy[tuple[Type, list[tuple[Any, Any]]]]:
     return TYPES.flatmap(
-        lambda t: st.tuples(st.just(t), st.lists(st.tuples(values(t), values(t)), min_size=1, max_size=max_pairs))
+        lambda t: st.tuples(
+            st.just(t), st.lists(st.tuples(values(t), values(t)), min_size=1, max_size=max_pairs)
+        )
     )
 
 
@@ -232,8 +244,10 @@ def _run(sandbox: Any, lang: str, examples: int, max_pairs: int) -> None:
             totals[k] += stats[k]
 
     prop()
-    print(f"{lang}: {totals['good']} identity asserts passed, {totals['bad']} different-value asserts failed, "
-          f"{totals['dropped']} asserts dropped as inexpressible")
+    print(
+        f"{lang}: {totals['good']} identity asserts passed, {totals['bad']} different-value asserts failed, "
+        f"{totals['dropped']} asserts dropped as inexpressible"
+    )
     assert totals["good"] > 0 and totals["bad"] > 0
 
 

@@ -257,7 +257,12 @@ def test_vllm_offline_engine_small_model():
         model = str(models_mod.export_hf("smollm2-135m"))
     # On the CPU build, gpu_memory_utilization is the fraction of host memory reserved for the KV cache.
     llm = get_llm(
-        "vllm", model=model, max_model_len=512, enforce_eager=True, dtype="float32", gpu_memory_utilization=0.1
+        "vllm",
+        model=model,
+        max_model_len=512,
+        enforce_eager=True,
+        dtype="float32",
+        gpu_memory_utilization=0.1,
     )
     out = llm.generate(
         ["def add(a, b):\n    return a + b\n\nassert add("], Sampling(n=2, max_tokens=16, stop=("\n",))

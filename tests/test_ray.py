@@ -86,6 +86,8 @@ def test_ray_build_survives_a_dead_node_and_equals_the_local_build(
         a = pd.read_parquet(tmp_path / "ref" / "data" / name / "train.parquet")
         b = pd.read_parquet(out / "data" / name / "train.parquet")
         pd.testing.assert_frame_equal(a, b)
-    assert json.loads((tmp_path / "ref" / "funnel.json").read_text()) == json.loads((out / "funnel.json").read_text())
+    assert json.loads((tmp_path / "ref" / "funnel.json").read_text()) == json.loads(
+        (out / "funnel.json").read_text()
+    )
     assert result.counters["llm.samples"] == ref.counters["llm.samples"], "no sample generated twice"
     print(f"ray build with a killed node: {wall:.0f} s")

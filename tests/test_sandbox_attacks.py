@@ -192,7 +192,9 @@ def test_a_broken_container_gives_crashed_and_is_replaced(sb):
 
     killer = threading.Thread(target=kill_soon)
     killer.start()
-    out, after = sb.run([Program("python", "import time\ntime.sleep(30)\n", 60), Program("python", "print('served')")])
+    out, after = sb.run(
+        [Program("python", "import time\ntime.sleep(30)\n", 60), Program("python", "print('served')")]
+    )
     killer.join()
     assert out.status == "crashed", out
     assert after.status == "pass" and after.stdout.strip() == "served"
@@ -255,7 +257,9 @@ def test_ctrl_c_removes_the_containers(require_docker):
         "    sb.start()\n    print(sb.instance_id, flush=True)\n"
         "    sb.run([Program('python', 'import time; time.sleep(60)', 120)] * 2)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     instance = proc.stdout.readline().strip()
     assert instance, proc.stderr.read() if proc.stderr else ""
@@ -280,6 +284,10 @@ def test_cpu_time_cap_counts_as_timeout(sb):
 
 
 def test_file_size_signal_is_an_error(sb):
-    out = attack(sb, "local f = io.open('big', 'w')\nfor i = 1, 40 do f:write(string.rep('x', 1048576)) end\nf:close()\n",
-                 timeout_s=20, language="lua")
+    out = attack(
+        sb,
+        "local f = io.open('big', 'w')\nfor i = 1, 40 do f:write(string.rep('x', 1048576)) end\nf:close()\n",
+        timeout_s=20,
+        language="lua",
+    )
     assert out.status == "error", out

@@ -36,7 +36,9 @@ def test_the_tag_follows_the_recipe(tmp_path, monkeypatch):
 def test_dockerfile_parser_joins_continuations_and_skips_comments():
     steps = parse_dockerfile("# c\nFROM debian:bookworm-slim\nRUN a \\\n && b\n\nENV X=1\n")
     assert [(s.instruction, s.argument) for s in steps] == [
-        ("FROM", "debian:bookworm-slim"), ("RUN", "a   && b"), ("ENV", "X=1"),
+        ("FROM", "debian:bookworm-slim"),
+        ("RUN", "a   && b"),
+        ("ENV", "X=1"),
     ]
 
 
@@ -75,7 +77,10 @@ def test_recipes_ship_inside_the_package():
 def test_build_is_a_no_op_when_images_are_current(require_docker):
     require_docker()
     done = subprocess.run(
-        [sys.executable, "-m", "multiplt.sandboxes", "build", "lua", "julia"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "multiplt.sandboxes", "build", "lua", "julia"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("is up to date") == 2

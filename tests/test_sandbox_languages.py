@@ -55,7 +55,7 @@ def test_toolchain_extras_are_there(sandbox):
         Program("lua", "local lu = require('luaunit')\nassert(lu.assertEquals)\nprint(_VERSION)\n"),
         Program("julia", "using Test\n@test 1 + 1 == 2\nprintln(VERSION)\n", timeout_s=60),
         Program("racket", "#lang racket\n(require rackunit)\n(check-true #t)\n", timeout_s=60),
-        Program("ocaml", 'print_endline Sys.ocaml_version;;\n'),
+        Program("ocaml", "print_endline Sys.ocaml_version;;\n"),
         Program("r", "cat(R.version.string)\n"),
     ]
     outs = sandbox.run(progs)
@@ -65,10 +65,18 @@ def test_toolchain_extras_are_there(sandbox):
 
 
 def test_batch_keeps_order_across_languages(sandbox):
-    progs = [Program(lang, code) for lang, code in [
-        ("python", "print(1)"), ("lua", "print(2)"), ("python", "print(3)"), ("ocaml", "print_int 4;;"),
-        ("lua", "print(5)"), ("r", "cat(6)"), ("python", "print(7)"),
-    ]]
+    progs = [
+        Program(lang, code)
+        for lang, code in [
+            ("python", "print(1)"),
+            ("lua", "print(2)"),
+            ("python", "print(3)"),
+            ("ocaml", "print_int 4;;"),
+            ("lua", "print(5)"),
+            ("r", "cat(6)"),
+            ("python", "print(7)"),
+        ]
+    ]
     outs = sandbox.run(progs * 3)
     assert [o.stdout.strip() for o in outs] == ["1", "2", "3", "4", "5", "6", "7"] * 3
     assert all(o.status == "pass" for o in outs)
@@ -80,7 +88,9 @@ def test_unknown_language_is_a_clear_error(sandbox):
 
 
 def test_stdout_and_stderr_are_capped(sandbox):
-    (out,) = sandbox.run([Program("python", "import sys\nprint('a' * 100000)\nsys.stderr.write('b' * 100000)\n")])
+    (out,) = sandbox.run(
+        [Program("python", "import sys\nprint('a' * 100000)\nsys.stderr.write('b' * 100000)\n")]
+    )
     assert out.status == "pass"
     assert len(out.stdout) <= sandbox.limits.keep_bytes
     assert len(out.stderr) <= sandbox.limits.keep_bytes
@@ -92,6 +102,8 @@ def test_attach_transport_for_remote_engines(require_docker):
     from multiplt.sandboxes import Sandbox
 
     with Sandbox(languages=["lua"], concurrency=1, transport="attach") as sb:
-        outs = sb.run([Program("lua", "print('hi')"), Program("lua", "os.exit(2)"), Program("lua", "print('again')")])
+        outs = sb.run(
+            [Program("lua", "print('hi')"), Program("lua", "os.exit(2)"), Program("lua", "print('again')")]
+        )
     assert [o.status for o in outs] == ["pass", "fail", "pass"]
     assert outs[2].stdout == "again\n"

@@ -24,13 +24,15 @@ def test_it_is_labelled_unsafe(local):
 
 
 def test_verdicts(local):
-    outs = local.run([
-        Program("python", "assert 1 + 1 == 2\nprint('ok')"),
-        Program("python", "assert 1 + 1 == 3"),
-        Program("python", "while True:\n    pass", timeout_s=1),
-        Program("python", "while True:\n    print('x' * 1000)", timeout_s=20),
-        Program("python", "x = bytearray(4 * 1024 ** 3)"),
-    ])
+    outs = local.run(
+        [
+            Program("python", "assert 1 + 1 == 2\nprint('ok')"),
+            Program("python", "assert 1 + 1 == 3"),
+            Program("python", "while True:\n    pass", timeout_s=1),
+            Program("python", "while True:\n    print('x' * 1000)", timeout_s=20),
+            Program("python", "x = bytearray(4 * 1024 ** 3)"),
+        ]
+    )
     assert [o.status for o in outs[:4]] == ["pass", "fail", "timeout", "error"]
     assert outs[0].stdout == "ok\n"
     assert outs[4].status == "fail" and "MemoryError" in outs[4].stderr

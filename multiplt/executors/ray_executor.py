@@ -156,7 +156,11 @@ def _merge_report(into: TestgenReport, other: TestgenReport) -> None:
     for f in dataclasses.fields(TestgenReport):
         if f.name == "generation":
             for g in dataclasses.fields(other.generation):
-                setattr(into.generation, g.name, getattr(into.generation, g.name) + getattr(other.generation, g.name))
+                setattr(
+                    into.generation,
+                    g.name,
+                    getattr(into.generation, g.name) + getattr(other.generation, g.name),
+                )
         else:
             setattr(into, f.name, getattr(into, f.name) + getattr(other, f.name))
 
@@ -187,7 +191,11 @@ class RayExecutor:
         """(replicas, GPUs each): every GPU slot used when the cluster has GPUs, else one per node."""
         gpus = float(ray.cluster_resources().get("GPU", 0))
         tp = float(self.config.llm_options.get("tensor_parallel_size", 1))
-        per = self.options.gpus_per_replica if self.options.gpus_per_replica is not None else (tp if gpus else 0.0)
+        per = (
+            self.options.gpus_per_replica
+            if self.options.gpus_per_replica is not None
+            else (tp if gpus else 0.0)
+        )
         if self.options.llm_replicas:
             return self.options.llm_replicas, per
         if per > 0:
@@ -207,7 +215,12 @@ class RayExecutor:
         )
         out = ds.map_batches(
             GenerationReplica,
-            fn_constructor_kwargs={"factory": self._factory, "server": self._server, "sampling": sampling, "stage": stage},
+            fn_constructor_kwargs={
+                "factory": self._factory,
+                "server": self._server,
+                "sampling": sampling,
+                "stage": stage,
+            },
             batch_size=batch,
             batch_format="numpy",
             concurrency=(1, replicas),
@@ -284,7 +297,9 @@ class RayExecutor:
                     if node in self._workers:
                         del self._workers[node]
                         self._lost.add(node)
-                        self._note(f"lost the worker on node {node[:8]} ({type(exc).__name__}); its items move on")
+                        self._note(
+                            f"lost the worker on node {node[:8]} ({type(exc).__name__}); its items move on"
+                        )
                     attempts[i] += 1
                     if attempts[i] < self.options.max_attempts:
                         queue.appendleft(i)
