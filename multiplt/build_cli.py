@@ -32,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
         "--model", help="model name or path (llamacpp: qwen2.5-coder-1.5b, smollm2-135m or a .gguf)"
     )
     g.add_argument("--endpoint", help="URL of an OpenAI-compatible server (implies --llm openai)")
+    g.add_argument(
+        "--llm-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. n_threads=2 or n_parallel=16 (llamacpp), tensor_parallel_size=2 (vllm)",
+    )
     g.add_argument("--tests-k", type=int, default=4, help="test-generation samples per function")
     g.add_argument(
         "--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample"
@@ -86,6 +93,25 @@ def ray_options(pairs: list[str]) -> dict[str, float | int]:
     return out
 
 
+def llm_options(pairs: list[str]) -> dict[str, object]:
+    """`n_threads=2` -> {"n_threads": 2}: numbers and true/false are parsed, anything else stays text."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--llm-option wants KEY=VALUE, got {pair!r}")
+        parsed: object = value
+        if value.lower() in {"true", "false"}:
+            parsed = value.lower() == "true"
+        else:
+            try:
+                parsed = float(value) if "." in value else int(value)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from multiplt.build import BuildConfig, run_build, summary
@@ -121,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             executor=args.executor,
             ray_address=args.ray_address,
             ray_options=ray_options(args.ray_option),
+            llm_options=llm_options(args.llm_option),
         )
         result = run_build(config)
     except (SourceError, LLMError, ValueError) as exc:
