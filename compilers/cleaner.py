@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 @cache
-def _parser(grammar: str) -> Parser:
+def parser(grammar: str) -> Parser:
+    """One parser per grammar for the whole process (dedup parses with the same ones)."""
     return get_parser(grammar)  # type: ignore[arg-type]
 
 
@@ -41,10 +42,10 @@ def clean(lang: Language, prompt: str, completion: str) -> str | None:
     head = prompt[lang.signature_start(prompt) :]
     text = head + completion
     data = text.encode("utf-8", "surrogatepass")
-    parser = _parser(lang.grammar)
+    ts_parser = parser(lang.grammar)
     ends = [len(data)] + [i + 1 for i in range(len(data) - 1, len(head.encode()) - 1, -1) if data[i] == 0x0A]
     for end in ends:
-        tree = parser.parse(data[:end])
+        tree = ts_parser.parse(data[:end])
         node = _first_definition(tree.root_node, lang.preamble_kinds)
         if node is None or node.type not in lang.function_kinds or node.has_error:
             continue

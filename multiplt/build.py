@@ -190,7 +190,6 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
         frames: dict[str, Any] = {}
         for language in config.targets:
             jobs = prepare(tested, language, funnel, python_body=config.python_body)
-            sampled = {j.tested.id: config.n for j in jobs}
             bar = _bar(len(jobs), f"{language}: translate+verify", config.progress)
             passing: list[Translation] = executor.translations(jobs, language, tconf, funnel, bar.update)
             bar.close()
@@ -207,7 +206,7 @@ def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | 
             import pandas as pd
 
             frames[language] = pd.DataFrame(
-                language_rows(language, selected, by_id, sampled, count_by_function(passing))
+                language_rows(language, selected, by_id, config.n, count_by_function(passing))
             )
             _funnel_yield(funnel, language, jobs_count=len(jobs), tested_count=len(tested), passing=passing)
     finally:

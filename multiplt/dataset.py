@@ -47,13 +47,13 @@ def language_rows(
     language: str,
     translations: Sequence[Translation],
     tested: Mapping[str, TestedFunction],
-    candidates_per_function: Mapping[str, int],
+    samples_per_function: int,
     passing_per_function: Mapping[str, int],
 ) -> list[dict[str, Any]]:
     rows = []
     for t in translations:
         fn = tested[t.function_id]
-        n = candidates_per_function.get(t.function_id, 0)
+        n = samples_per_function
         k = passing_per_function.get(t.function_id, 0)
         rows.append(
             {

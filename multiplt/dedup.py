@@ -15,13 +15,13 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from tree_sitter_language_pack import get_parser
 
 from multiplt import compilers
+from multiplt.compilers.cleaner import parser
 from multiplt.funnel import Funnel
 from multiplt.records import Translation
 
@@ -31,16 +31,11 @@ SHINGLE = 4
 _PRIME = (1 << 61) - 1
 
 
-@cache
-def _parser(grammar: str):  # noqa: ANN202 - tree-sitter's Parser type varies by version
-    return get_parser(grammar)  # type: ignore[arg-type]
-
-
 def tokens(code: str, language: str) -> list[str]:
     """The program's leaf tokens, comments and layout removed (falls back to whitespace split)."""
     grammar = compilers.get(language).grammar
     try:
-        tree = _parser(grammar).parse(code.encode("utf-8"))
+        tree = parser(grammar).parse(code.encode("utf-8"))
     except Exception:  # noqa: BLE001 - any parser failure: still dedup on a cruder key
         return code.split()
     out: list[str] = []
