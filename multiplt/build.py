@@ -3,94 +3,69 @@
     python -m multiplt.build --target racket [--target lua ...] --source PATH --out DIR
     multiplt.build(targets=["racket"], source="examples/corpus", out="out/x")  # -> datasets.DatasetDict
 
-Every model call and sandbox run goes through the work store in DIR, in small chunks, so a build that
-is killed at any point and started again with the same command finishes without repeating either.
+The build is a factory: functions stream from the source through test generation into every target
+language at once, the scheduler keeps the model and the sandboxes busy together, each function-language
+samples in rounds until it has enough distinct passing translations, and rows reach parquet shards in
+DIR as units finish. Every model call and sandbox run goes through the work store in DIR, so a build
+killed at any point and started again with the same command repeats neither and writes the same rows.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import types
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from multiplt import compilers
-from multiplt.dedup import DedupConfig, Strategy, dedup_and_select
+from multiplt.config import BuildConfig
+from multiplt.dataset import CardInfo, write_card
+from multiplt.dedup import DedupConfig
+from multiplt.engines import make_llm, make_sandbox
 from multiplt.execution import RUNS_COUNTER, Runner
-from multiplt.executors import EXECUTORS, Executor, LocalExecutor
+from multiplt.executors import Executor, LocalExecutor
+from multiplt.exports import mix_down, parse_mix
+from multiplt.factory.progress import Progress
+from multiplt.factory.requests import Owner
+from multiplt.factory.scheduler import Scheduler, SchedulerOptions, Unit
+from multiplt.factory.translation import Policy
+from multiplt.factory.unit import INSTRUCTION_POOL, INSTRUCTIONS, BuildContext, FunctionUnit, Spend
 from multiplt.funnel import Funnel
-from multiplt.llm import LLM, get_llm
-from multiplt.records import Translation
-from multiplt.sources import SourceConfig, load_functions
+from multiplt.llm import LLM
+from multiplt.records import content_hash
+from multiplt.shards import ShardWriter, iter_config, read_config, write_parquet
+from multiplt.sources import SourceConfig, SourceError, load_functions
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, TestgenReport
-from multiplt.translate import TranslateConfig, prepare
+from multiplt.translate import TranslateConfig
+
+__all__ = ["BuildConfig", "BuildResult", "build", "run_build", "summary"]
 
 STORE_NAME = "store.sqlite"
 LLM_CALLS = "llm.calls"
-
-
-@dataclass
-class BuildConfig:
-    """Everything that decides what a build produces; written into the dataset card."""
-
-    targets: Sequence[str]
-    source: str | Path
-    out: str | Path
-    column: str = "content"
-    limit: int | None = None
-    llm: str = "auto"
-    model: str | None = None
-    endpoint: str | None = None
-    llm_options: dict[str, Any] = field(default_factory=dict)
-    tests_k: int = 4
-    tests_max_tokens: int = 256
-    coverage: float = 0.9
-    n: int = 50
-    temperature: float = 0.8
-    max_tokens: int = 512
-    python_body: bool = True
-    seed: int = 0
-    select: Strategy = "all"
-    per_function: int | None = None
-    near: float = 0.8
-    mix: str | None = None
-    sandbox: str = "docker"
-    concurrency: int | None = None
-    chunk: int = 4
-    source_license: str | None = None
-    progress: bool = True
-    # Where the per-function work runs; none of these changes what the build produces.
-    executor: str = "local"
-    ray_address: str | None = None
-    ray_options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.targets:
-            raise ValueError("at least one --target is needed")
-        for t in self.targets:
-            compilers.get(t)  # a clear error naming the choices
-        self.targets = list(dict.fromkeys(t.lower() for t in self.targets))
-        if self.n < 1 or self.tests_k < 1:
-            raise ValueError("--n and --tests-k must be at least 1")
-        if not 0.0 <= self.coverage <= 1.0:
-            raise ValueError("--coverage is a fraction between 0 and 1")
-        if self.executor not in EXECUTORS:
-            raise ValueError(f"--executor is one of {', '.join(EXECUTORS)}, not {self.executor!r}")
+# Settings that only decide where and how fast work runs: they never change a row.
+SCHEDULING = {"out", "progress", "llm_options", "executor", "ray_address", "ray_options", "in_flight",
+              "shard_rows", "flush_s", "concurrency"}
 
 
 @dataclass
 class BuildResult:
-    """What a build made, for notebooks: the rows per language, the funnel and the counters."""
+    """What a build made, for notebooks: the funnel, the counters, and the rows read back from the shards."""
 
-    frames: dict[str, Any]
     funnel: Funnel
     counters: dict[str, int]
     wall_s: float
     out: Path
+    configs: list[str]
+    spend: Spend
+
+    @property
+    def frames(self) -> dict[str, Any]:
+        """Every written config as a pandas frame, in a canonical row order (read from disk on each access)."""
+        return {name: read_config(self.out, name) for name in self.configs}
 
     def dataset_dict(self) -> Any:
         import datasets
@@ -103,151 +78,194 @@ class BuildResult:
         )
 
 
-def make_llm(config: BuildConfig, store: WorkStore) -> LLM:
-    options = dict(config.llm_options)
-    name = config.llm
-    if config.endpoint:
-        name = "openai"
-        options.setdefault("base_url", config.endpoint)
-    if config.model:
-        options.setdefault("model", config.model)
-    if name == "replay":
-        options.setdefault("store", store)
-    return get_llm(name, **options)
-
-
-def make_sandbox(config: BuildConfig) -> Any:
-    runtimes = ["python", *(compilers.get(t).runtime for t in config.targets)]
-    if config.sandbox == "local":
-        from multiplt.sandboxes import LocalSandbox
-
-        return LocalSandbox(languages=runtimes)
-    from multiplt.sandboxes import Sandbox
-
-    return Sandbox(languages=runtimes, concurrency=config.concurrency)
-
-
-def make_executor(
-    config: BuildConfig, store: WorkStore, llm: LLM | None, sandbox: Runner | None
-) -> tuple[Executor, Any]:
-    """The executor, and the sandbox this build made itself (to close), if any."""
+def make_executor(config: BuildConfig, store: WorkStore, llm: LLM | None, sandbox: Runner | None) -> Executor:
+    """The executor; it closes the model and sandbox it made itself when the build ends."""
     if config.executor == "ray":
         if sandbox is not None:
             raise ValueError("a Ray build makes one sandbox per node from the config; pass no sandbox object")
         from multiplt.executors.ray_executor import RayExecutor
 
-        return RayExecutor(config, str(store.path), llm=llm), None
-    model = llm if llm is not None else make_llm(config, store)
-    box = sandbox if sandbox is not None else make_sandbox(config)
-    return LocalExecutor(model, box, store, chunk=config.chunk), None if sandbox is not None else box
+        return RayExecutor(config, llm=llm, store=store)
+    owns: list[Any] = []
+    if llm is None:
+        llm = make_llm(config, store)
+        owns.append(llm)
+    if sandbox is None:
+        sandbox = make_sandbox(config)
+        owns.append(sandbox)
+    return LocalExecutor(llm, sandbox, owns=tuple(owns))
 
 
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+def fingerprint(config: BuildConfig, model_id: str) -> str:
+    """What the rows depend on: a folder's shards from other settings are not mixed with new ones."""
+    settings = {k: v for k, v in asdict(config).items() if k not in SCHEDULING}
+    return content_hash(json.dumps(settings, sort_keys=True, default=str), model_id)
 
-    return tqdm(total=total, desc=desc, unit="fn", disable=not enabled, file=sys.stderr, leave=True)
+
+def _settings(config: BuildConfig, model_id: str) -> dict[str, Any]:
+    settings = {k: v for k, v in asdict(config).items() if k not in SCHEDULING}
+    settings["model_id"] = model_id or "?"
+    return settings
+
+
+def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: BuildConfig) -> str:
+    policy = "fixed (MultiPL-T)" if not config.adaptive else (
+        f"rounds of {config.round}, stop at {config.enough} distinct passes"
+        + (f", give up after {config.give_up} samples with no pass" if config.give_up else "")
+    )
+    lines = [
+        f"Policy: {policy}; tests: {'stop at the coverage bar' if config.adaptive else 'all'} of"
+        f" --tests-k {config.tests_k}.",
+        "",
+        "| stage | most samples allowed | samples drawn | tokens | passing |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| testgen | {funnel.stage('samples/testgen').seen} | {report.samples} | {report.tokens} | |",
+    ]
+    for t in config.targets:
+        allowed = funnel.stage(f"samples/{t}").seen
+        lines.append(f"| {t} | {allowed} | {spend.samples[t]} | {spend.tokens[t]} | {spend.passes[t]} |")
+    return "\n".join(lines)
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (it will hold the dataset and the work store)")
 
 
 def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | None = None) -> BuildResult:
-    """Run every stage; `llm` and `sandbox` may be passed in (a notebook's own, a scripted one in tests)."""
-    from multiplt.dataset import CardInfo, count_by_function, language_rows, write_dataset
-    from multiplt.exports import instruction_pairs, parallel_programs, parse_mix
-
+    """Run the factory; `llm` and `sandbox` may be passed in (a notebook's own, a scripted one in tests)."""
     start = time.perf_counter()
     out = Path(config.out)
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     store = WorkStore(out / STORE_NAME)
+    try:
+        return _run(config, store, out, start, llm, sandbox)
+    finally:
+        store.close()
+
+
+def _run(
+    config: BuildConfig, store: WorkStore, out: Path, start: float, llm: LLM | None, sandbox: Runner | None
+) -> BuildResult:
     funnel = Funnel()
     mix = parse_mix(config.mix) if config.mix else None
-
-    functions = list(
-        load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
-    )
-    say(f"{len(functions)} functions from {config.source}", config)
-    executor, own_box = make_executor(config, store, llm, sandbox)
+    source = load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
+    executor = make_executor(config, store, llm, sandbox)
     try:
+        writer = ShardWriter(
+            out,
+            store,
+            fingerprint(config, executor.model_id),
+            rows_per_shard=config.shard_rows,
+            flush_s=config.flush_s,
+        )
         report = TestgenReport()
-        tested = executor.tests(
-            functions,
-            TestgenConfig(
+        ctx = BuildContext(
+            targets=list(config.targets),
+            testgen=TestgenConfig(
                 k=config.tests_k,
                 max_tokens=config.tests_max_tokens,
                 coverage_threshold=config.coverage,
                 seed=config.seed,
-                progress=config.progress,
+                round=config.tests_round,
+                stop_early=config.adaptive,
+                progress=False,
             ),
-            funnel,
-            report,
-        )
-        by_id = {t.id: t for t in tested}
-        tconf = TranslateConfig(
-            n=config.n,
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            seed=config.seed,
+            translate=TranslateConfig(
+                n=config.n,
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                seed=config.seed,
+                python_body=config.python_body,
+            ),
+            policy=Policy(n=config.n, round=config.round, enough=config.enough, give_up=config.give_up),
+            dedup=DedupConfig(
+                near=config.near, strategy=config.select, per_function=config.per_function, seed=config.seed
+            ),
+            funnel=funnel,
+            report=report,
+            writer=writer,
+            mixed=mix is not None,
             python_body=config.python_body,
         )
-        frames: dict[str, Any] = {}
-        for language in config.targets:
-            jobs = prepare(tested, language, funnel, python_body=config.python_body)
-            bar = _bar(len(jobs), f"{language}: translate+verify", config.progress)
-            passing: list[Translation] = executor.translations(jobs, language, tconf, funnel, bar.update)
-            bar.close()
-            selected = dedup_and_select(
-                passing,
-                DedupConfig(
-                    near=config.near,
-                    strategy=config.select,
-                    per_function=config.per_function,
-                    seed=config.seed,
-                ),
-                funnel,
-            )
-            import pandas as pd
-
-            frames[language] = pd.DataFrame(
-                language_rows(language, selected, by_id, config.n, count_by_function(passing))
-            )
-            _funnel_yield(funnel, language, jobs_count=len(jobs), tested_count=len(tested), passing=passing)
-    finally:
-        executor.close()
-        if own_box is not None and hasattr(own_box, "close"):
-            own_box.close()
-
-    wall = time.perf_counter() - start
-    exports = {
-        "instructions": instruction_pairs(frames, tested, mix, seed=config.seed),
-        "parallel": parallel_programs(frames, tested),
-    }
-    where = {"out", "progress", "llm_options", "executor", "ray_address", "ray_options"}
-    settings = {k: v for k, v in asdict(config).items() if k not in where}
-    settings["model_id"] = executor.model_id or "?"
-    write_dataset(
-        out,
-        {**frames, **exports},
-        funnel,
-        CardInfo(
+        batch = int(getattr(executor.llm, "batch_hint", 0) or 16)
+        options = SchedulerOptions(
+            in_flight=config.in_flight or max(32, 4 * batch * executor.model_slots),
+            model_slots=executor.model_slots,
+            sandbox_slots=executor.sandbox_slots,
+            batch=batch,
+            max_model_queue=max(64, 8 * batch * executor.model_slots),
+            max_run_queue=max(16, 4 * executor.sandbox_slots),
+        )
+        scheduler = Scheduler(executor.llm, executor.runner, store, options)
+        progress = Progress(scheduler, ctx.spend, ctx.targets, executor.llm, enabled=config.progress)
+        info = CardInfo(
             source=str(config.source),
             source_license=config.source_license or CardInfo.source_license,
-            settings=settings,
-            wall_time_s=wall,
-        ),
+            settings=_settings(config, executor.model_id),
+        )
+
+        def rewrite_card(finished: bool) -> None:
+            info.wall_time_s = time.perf_counter() - start
+            info.finished = finished
+            info.spend = _spend_table(ctx.spend, report, funnel, config)
+            rows = {c: writer.rows.get(c, 0) for c in [*config.targets, INSTRUCTIONS, "parallel"]}
+            write_card(out, rows, funnel, info)
+
+        def units() -> Iterator[Unit]:
+            for fn in source:
+                unit = FunctionUnit(fn, ctx)
+                yield unit, unit.start()
+
+        def finished(owner: Owner) -> None:
+            assert isinstance(owner, FunctionUnit)
+            owner.finish()
+            if writer.tick():
+                rewrite_card(False)
+
+        def tick() -> None:
+            progress.tick()
+            if writer.tick():
+                rewrite_card(False)
+
+        try:
+            scheduler.run(units(), finished, tick)
+        finally:
+            writer.flush()  # whatever finished is written, even when the build stops on an error
+            progress.close()
+        if scheduler.admitted == 0:
+            raise SourceError(f"{config.source} holds no Python function that the source filters keep")
+        if mix is not None:
+            _write_mix(out, mix, config.seed, writer)
+        rewrite_card(True)
+    finally:
+        executor.close()
+    for message in ctx.errors:
+        say(f"worker error: {message}", config)
+    return BuildResult(
+        funnel=funnel,
+        counters=store.counters(),
+        wall_s=time.perf_counter() - start,
+        out=out,
+        configs=[c for c in writer.configs() if not c.startswith("_")],
+        spend=ctx.spend,
     )
-    counters = store.counters()
-    store.close()
-    return BuildResult(frames=frames, funnel=funnel, counters=counters, wall_s=wall, out=out)
 
 
-def _funnel_yield(
-    funnel: Funnel, language: str, *, jobs_count: int, tested_count: int, passing: list[Translation]
-) -> None:
-    """Record, as its own funnel stage, how many tested functions got at least one passing translation."""
-    stage = f"yield/{language}"
-    ok = len({t.function_id for t in passing})
-    funnel.seen(stage, tested_count)
-    funnel.keep(stage, ok)
-    funnel.drop(stage, "not prepared for target", tested_count - jobs_count)
-    funnel.drop(stage, "no passing translation", jobs_count - ok)
+def _write_mix(out: Path, mix: dict[str, float], seed: int, writer: ShardWriter) -> None:
+    """The instructions config from the pool of every pair, mixed down (rewritten whole at the end)."""
+    import pandas as pd
+
+    frames = list(iter_config(out, INSTRUCTION_POOL))
+    pool = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["language"])
+    mixed = mix_down(pool, mix, seed)
+    target = out / "data" / INSTRUCTIONS
+    for old in target.glob("*.parquet"):
+        old.unlink()
+    if len(mixed):
+        write_parquet(mixed, target / "mixed.parquet")
+    writer.rows[INSTRUCTIONS] = len(mixed)
 
 
 def say(message: str, config: BuildConfig) -> None:
@@ -267,7 +285,7 @@ def summary(result: BuildResult, targets: Sequence[str]) -> str:
         cands = f.stage(f"translate/{lang}").seen
         passing = f.stage(f"verify/{lang}").kept
         ok = f.stage(f"yield/{lang}").kept
-        rows = len(result.frames.get(lang, ()))
+        rows = f.stage(f"dedup/{lang}").kept
         y = ok / tested if tested else 0.0
         lines.append(
             f"{lang:<10} {tested:>7} {prepared:>9} {cands:>11} {passing:>8} {ok:>12} {y:>7.1%} {rows:>6}"

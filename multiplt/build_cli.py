@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from multiplt import compilers
+from multiplt.config import ENOUGH, GIVE_UP, ROUND
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,12 +40,33 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="backend option, e.g. n_threads=2 or n_parallel=16 (llamacpp), tensor_parallel_size=2 (vllm)",
     )
-    g.add_argument("--tests-k", type=int, default=4, help="test-generation samples per function")
+    g.add_argument("--tests-k", type=int, default=4, help="most test-generation samples per function")
+    g.add_argument(
+        "--tests-round",
+        type=int,
+        default=1,
+        help="test samples per round; a function stops once its passing asserts reach --coverage",
+    )
     g.add_argument(
         "--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample"
     )
     g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
-    g.add_argument("--n", type=int, default=50, help="translations sampled per function and language")
+    g.add_argument(
+        "--n", type=int, default=50, help="most translations sampled per function and language (MultiPL-T: 50)"
+    )
+    g.add_argument("--round", type=int, default=ROUND, help="translations sampled per round")
+    g.add_argument(
+        "--enough",
+        type=int,
+        default=ENOUGH,
+        help="stop a function-language at this many distinct passing translations (0: spend all of --n)",
+    )
+    g.add_argument(
+        "--give-up",
+        type=int,
+        default=GIVE_UP,
+        help="stop a function-language after this many samples without any pass (0: never)",
+    )
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--max-tokens", type=int, default=512)
     g.add_argument("--no-python-body", action="store_true", help="leave the Python code out of the prompt")
@@ -64,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
         help="local runs untrusted code without isolation: only for machines you can throw away",
     )
     x.add_argument("--concurrency", type=int, help="sandbox workers (default: the cores available)")
+    x.add_argument(
+        "--in-flight", type=int, help="functions in flight at once (default: 4 engine batches, at least 32)"
+    )
     x.add_argument(
         "--executor",
         choices=["local", "ray"],
@@ -129,9 +154,14 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             endpoint=args.endpoint,
             tests_k=args.tests_k,
+            tests_round=args.tests_round,
             tests_max_tokens=args.tests_max_tokens,
             coverage=args.coverage,
             n=args.n,
+            round=args.round,
+            enough=args.enough,
+            give_up=args.give_up or None,
+            in_flight=args.in_flight,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             python_body=not args.no_python_body,

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from multiplt import compilers
 from multiplt.funnel import Funnel
 from multiplt.records import TestedFunction, Translation
-
-DATA_DIR = "data"
+from multiplt.shards import DATA_DIR
 
 CITATION = """@article{cassano2024multiplt,
   title   = {Knowledge Transfer from High-Resource to Low-Resource Programming Languages for Code LLMs},
@@ -86,47 +82,37 @@ class CardInfo:
     source_citation: str = ""
     settings: Mapping[str, Any] | None = None
     wall_time_s: float | None = None
+    spend: str = ""
+    finished: bool = True
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write beside the target and rename: a killed run never leaves a truncated parquet file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> None:
+    """The funnel plot, funnel.json and the card, for the configs written so far (`rows` per config).
+
+    Rewritten at intervals while a build runs and once at its end. A config with no rows gets no
+    entry in `configs:` (`datasets` cannot read a config without files); the card still lists it."""
+    plot_funnel(funnel, out / "funnel.png")
+    _write_text(out / "funnel.json", json.dumps(funnel.to_dict(), indent=2) + "\n")
+    _write_text(out / "README.md", card(rows, funnel, info))
+
+
+def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".part")
-    frame.to_parquet(tmp, index=False)
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
-def write_dataset(
-    out: Path,
-    frames: Mapping[str, pd.DataFrame],
-    funnel: Funnel,
-    info: CardInfo,
-) -> None:
-    """Parquet per config, the funnel plot and the card. `frames` maps config name to its rows.
-
-    A config with no rows gets no file and no entry in `configs:` (`datasets` cannot read a parquet
-    file without rows); the card still lists it with 0 rows."""
-    for name, frame in frames.items():
-        path = out / DATA_DIR / name / "train.parquet"
-        if len(frame):
-            write_parquet(frame, path)
-        else:
-            path.unlink(missing_ok=True)  # a stale file from an earlier build of this folder
-    plot_funnel(funnel, out / "funnel.png")
-    (out / "funnel.json").write_text(json.dumps(funnel.to_dict(), indent=2) + "\n")
-    (out / "README.md").write_text(card(frames, funnel, info))
-
-
-def card(frames: Mapping[str, pd.DataFrame], funnel: Funnel, info: CardInfo) -> str:
+def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> str:
     configs = "\n".join(
-        f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {DATA_DIR}/{name}/train.parquet"
-        for name, frame in frames.items()
-        if len(frame)
+        f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {DATA_DIR}/{name}/*.parquet"
+        for name, n in rows.items()
+        if n
     )
-    languages = [n for n in frames if n in compilers.names()]
-    sizes = "\n".join(f"| {name} | {len(frame)} |" for name, frame in frames.items())
+    languages = [n for n in rows if n in compilers.names()]
+    sizes = "\n".join(f"| {name} | {n} |" for name, n in rows.items())
     settings = json.dumps(dict(info.settings or {}), indent=2, sort_keys=True, default=str)
     wall = f"\nWall time of the build: {info.wall_time_s:.0f} s.\n" if info.wall_time_s is not None else ""
+    status = "" if info.finished else "\n**This build is still running**: the counts are those written so far.\n"
     source_cite = (
         f"\nSource data citation:\n\n```\n{info.source_citation}\n```\n" if info.source_citation else ""
     )
@@ -144,7 +130,7 @@ configs:
 ---
 
 # Validated translations for {", ".join(languages) or "no language"}
-
+{status}
 Made by multiplt following MultiPL-T: commented Python functions
 got LLM-written unit tests that pass and cover them; an LLM translated each function into the target
 languages; only translations that pass the Python tests, compiled into the target language and run in
@@ -175,6 +161,14 @@ Every item that entered a stage is either kept or dropped for a counted reason.
 
 ![funnel](funnel.png)
 {wall}
+## Samples spent
+
+Samples are drawn in rounds; a function-language stops once it has enough distinct passing
+translations or gives up (`samples/<language>` and `samples/testgen` in the funnel: seen = the most
+samples the policy allowed, kept = samples drawn).
+
+{info.spend}
+
 ## Settings
 
 ```json
@@ -218,10 +212,3 @@ def plot_funnel(funnel: Funnel, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def count_by_function(items: Sequence[Any]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for item in items:
-        counts[item.function_id] += 1
-    return dict(counts)

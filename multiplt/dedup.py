@@ -51,6 +51,11 @@ def tokens(code: str, language: str) -> list[str]:
     return out
 
 
+def exact_key(code: str, language: str) -> str:
+    """Two programs with the same key are exact duplicates (same tokens, comments and layout aside)."""
+    return "\x00".join(tokens(code, language))
+
+
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(1)
@@ -110,7 +115,7 @@ def dedup_and_select(
         unique: list[tuple[Translation, np.ndarray]] = []
         for t in group:
             toks = tokens(t.code, t.language)
-            key = "\x00".join(toks)
+            key = "\x00".join(toks)  # exact_key, with the tokens kept for the MinHash
             if key in seen_exact:
                 funnel.drop(stage, "exact duplicate")
                 continue

@@ -40,8 +40,6 @@ def run_cached(store: WorkStore | None, sandbox: Runner, programs: Sequence[Prog
         if store is not None:
             # Crashes say more about the host than the program: do not make them permanent.
             keep = {k: o.to_json() for k, o in new.items() if o.status != "crashed"}
-            if keep:
-                store.put_many(STAGE, keep)
-            store.incr(RUNS_COUNTER, len(new))
+            store.put_many(STAGE, keep, {RUNS_COUNTER: len(new)})
         known.update(new)
     return [known[k] for k in keys]

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from multiplt.records import TestedFunction
+from multiplt.records import TestedFunction, content_hash
 
 LANGUAGE_NAMES = {
     "python": "Python",
@@ -44,38 +44,28 @@ def parse_mix(text: str) -> dict[str, float]:
     return {k: v / total for k, v in mix.items() if v > 0}
 
 
-def instruction_pairs(
-    frames: Mapping[str, pd.DataFrame],
-    tested: Sequence[TestedFunction],
-    mix: Mapping[str, float] | None = None,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Instruction/response rows. Without a mix every row is kept; with one, languages are sampled down
-    (never up: no row is repeated) so their shares match the mix as closely as the data allows."""
-    pools: dict[str, list[dict[str, str]]] = {
-        "python": [
-            _pair("python", t.function.name, t.function.docstring, t.function.module_source, t.id)
-            for t in tested
-        ]
-    }
-    for language, frame in frames.items():
-        pools[language] = [
-            _pair(language, r.function_name, r.docstring, r.content, r.function_id)
-            for r in frame.itertuples()
-        ]
-    rng = random.Random(seed)
-    rows: list[dict[str, str]] = []
-    if mix:
-        # The largest total that respects every share without repeating rows.
-        total = min((len(pools.get(lang, [])) / share for lang, share in mix.items()), default=0.0)
-        for lang, share in mix.items():
-            pool = pools.get(lang, [])
-            rows += rng.sample(pool, min(len(pool), int(total * share)))
-    else:
-        for pool in pools.values():
-            rows += pool
-    rng.shuffle(rows)
-    return pd.DataFrame(rows, columns=["instruction", "response", "language", "function_id"])
+def instruction_rows(tested: TestedFunction, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, str]]:
+    """One function's instruction/response pairs: its Python, then each validated translation."""
+    fn = tested.function
+    out = [_pair("python", fn.name, fn.docstring, fn.module_source, tested.id)]
+    for language in sorted(rows):
+        out += [_pair(language, fn.name, fn.docstring, r["content"], tested.id) for r in rows[language]]
+    return out
+
+
+def mix_down(pool: pd.DataFrame, mix: Mapping[str, float], seed: int = 0) -> pd.DataFrame:
+    """Sample languages down (never up: no row is repeated) so their shares match `mix` as closely as
+    the data allows. Which rows stay depends only on their content and the seed, never on row order."""
+    counts = pool["language"].value_counts().to_dict() if len(pool) else {}
+    total = min((counts.get(lang, 0) / share for lang, share in mix.items()), default=0.0)
+    rank = [
+        content_hash(str(seed), r.function_id, r.language, r.response)
+        for r in pool.itertuples()
+    ]
+    frame = pool.assign(_rank=rank).sort_values(["language", "_rank"], kind="stable")
+    parts = [frame[frame["language"] == lang].head(int(total * share)) for lang, share in mix.items()]
+    kept = pd.concat(parts, ignore_index=True) if parts else frame.head(0)
+    return kept.drop(columns="_rank").reset_index(drop=True)
 
 
 def _pair(language: str, name: str, docstring: str, code: str, function_id: str) -> dict[str, str]:
@@ -84,27 +74,17 @@ def _pair(language: str, name: str, docstring: str, code: str, function_id: str)
     return {"instruction": instruction, "response": code, "language": language, "function_id": function_id}
 
 
-def parallel_programs(frames: Mapping[str, pd.DataFrame], tested: Sequence[TestedFunction]) -> pd.DataFrame:
-    """One row per function that has at least one validated translation."""
-    languages = sorted(frames)
-    by_fn: dict[str, dict[str, list[str]]] = {}
-    for language in languages:
-        for r in frames[language].itertuples():
-            by_fn.setdefault(r.function_id, {lang: [] for lang in languages})[language].append(r.code)
-    rows = []
-    for t in tested:
-        if t.id not in by_fn:
-            continue
-        rows.append(
-            {
-                "function_id": t.id,
-                "name": t.function.name,
-                "docstring": t.function.docstring,
-                "python": t.function.module_source,
-                "python_tests": list(t.asserts),
-                **by_fn[t.id],
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["function_id", "name", "docstring", "python", "python_tests", *languages]
-    )
+def parallel_row(
+    tested: TestedFunction, rows: Mapping[str, Sequence[Mapping[str, Any]]], languages: Sequence[str]
+) -> dict[str, Any] | None:
+    """One function with its Python and every validated translation, if it has any."""
+    if not any(rows.get(lang) for lang in languages):
+        return None
+    return {
+        "function_id": tested.id,
+        "name": tested.function.name,
+        "docstring": tested.function.docstring,
+        "python": tested.function.module_source,
+        "python_tests": list(tested.asserts),
+        **{lang: [r["code"] for r in rows.get(lang, ())] for lang in sorted(languages)},
+    }

@@ -108,13 +108,26 @@ class WorkStore:
     def put(self, stage: str, key: str, value: str) -> None:
         self.put_many(stage, {key: value})
 
-    def put_many(self, stage: str, items: Mapping[str, str]) -> None:
+    def put_many(self, stage: str, items: Mapping[str, str], counts: Mapping[str, int] | None = None) -> None:
+        """Store `items` and add `counts` to their counters in one transaction: a kill keeps both or neither."""
         now = time.time()
         with self._tx() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO entries(stage, key, value, created) VALUES (?, ?, ?, ?)",
                 [(stage, k, v, now) for k, v in items.items()],
             )
+            for name, n in (counts or {}).items():
+                _add(conn, name, n)
+
+    def items(self, stage: str) -> list[tuple[str, str]]:
+        """Every (key, value) of a stage; for small bookkeeping stages such as the dataset's shards."""
+        with self._lock:
+            rows = self._connection().execute("SELECT key, value FROM entries WHERE stage=?", (stage,))
+            return list(rows.fetchall())
+
+    def delete_many(self, stage: str, keys: Iterable[str]) -> None:
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM entries WHERE stage=? AND key=?", [(stage, k) for k in keys])
 
     def count(self, stage: str) -> int:
         with self._lock:
@@ -126,11 +139,7 @@ class WorkStore:
     def incr(self, name: str, n: int = 1) -> None:
         """Add to a persistent counter (e.g. real model calls), so a resumed run can prove what it redid."""
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO counters(name, value) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                (name, n),
-            )
+            _add(conn, name, n)
 
     def counters(self) -> dict[str, int]:
         with self._lock:
@@ -155,3 +164,11 @@ class WorkStore:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc, arg-type]
+
+
+def _add(conn: sqlite3.Connection, name: str, n: int) -> None:
+    conn.execute(
+        "INSERT INTO counters(name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        (name, n),
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language, Unsupported
 from multiplt.funnel import Funnel
-from multiplt.llm import LLM, Sampling, cached_generate
+from multiplt.llm import LLM, Completion, Sampling, cached_generate
 from multiplt.records import Candidate, TestedFunction
 from multiplt.store import WorkStore
 
@@ -54,35 +54,55 @@ def stage_name(language: str) -> str:
     return f"translate/{language}"
 
 
+def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_body: bool = True) -> Job | None:
+    """The prompt and test suite of one function for one target, or None with the reason counted."""
+    stage = f"prepare/{lang.name}"
+    funnel.seen(stage)
+    if lang.typed and t.types is None:
+        funnel.drop(stage, "no consistent types (typed target)")
+        return None
+    try:
+        suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None)
+        if suite.n_asserts == 0:
+            funnel.drop(stage, "no assert expressible in target")
+            return None
+        prompt = lang.prompt(t.function, t.types if lang.typed else None, python_body=python_body)
+    except Unsupported as exc:
+        funnel.drop(stage, f"unsupported: {_short(str(exc))}")
+        return None
+    funnel.keep(stage)
+    return Job(t, prompt, suite)
+
+
 def prepare(
     tested: Sequence[TestedFunction], language: str, funnel: Funnel, *, python_body: bool = True
 ) -> list[Job]:
     """Prompts and test suites for the functions a target can take; the rest are counted drops."""
     lang = compilers.get(language)
-    stage = f"prepare/{language}"
-    jobs: list[Job] = []
-    for t in tested:
-        funnel.seen(stage)
-        if lang.typed and t.types is None:
-            funnel.drop(stage, "no consistent types (typed target)")
-            continue
-        try:
-            suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None)
-            if suite.n_asserts == 0:
-                funnel.drop(stage, "no assert expressible in target")
-                continue
-            prompt = lang.prompt(t.function, t.types if lang.typed else None, python_body=python_body)
-        except Unsupported as exc:
-            funnel.drop(stage, f"unsupported: {_short(str(exc))}")
-            continue
-        funnel.keep(stage)
-        jobs.append(Job(t, prompt, suite))
-    return jobs
+    jobs = (prepare_one(t, lang, funnel, python_body=python_body) for t in tested)
+    return [j for j in jobs if j is not None]
 
 
 def _short(reason: str) -> str:
     """Drop reasons become funnel rows: keep them few by cutting details after a colon."""
     return reason.split(":")[0].strip()[:60]
+
+
+def clean_samples(
+    job: Job, lang: Language, samples: Sequence[Completion], first: int, funnel: Funnel
+) -> list[Candidate]:
+    """Cleaned candidates of samples `first`, `first + 1`, ... of one job; unparsable ones are counted."""
+    stage = stage_name(lang.name)
+    out: list[Candidate] = []
+    for i, sample in enumerate(samples, start=first):
+        funnel.seen(stage)
+        code = lang.clean(job.prompt, sample.text)
+        if code is None:
+            funnel.drop(stage, "does not parse as a function")
+            continue
+        funnel.keep(stage)
+        out.append(Candidate(function_id=job.tested.id, language=lang.name, code=code, sample_index=i))
+    return out
 
 
 def translate(
@@ -95,20 +115,7 @@ def translate(
 ) -> list[Candidate]:
     """N cleaned candidates per job (fewer where samples do not parse; those are counted)."""
     lang = compilers.get(language)
-    stage = stage_name(language)
     if not jobs:
         return []
-    outs = cached_generate(store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage)
-    candidates: list[Candidate] = []
-    for job, samples in zip(jobs, outs, strict=True):
-        for i, sample in enumerate(samples):
-            funnel.seen(stage)
-            code = lang.clean(job.prompt, sample.text)
-            if code is None:
-                funnel.drop(stage, "does not parse as a function")
-                continue
-            funnel.keep(stage)
-            candidates.append(
-                Candidate(function_id=job.tested.id, language=language, code=code, sample_index=i)
-            )
-    return candidates
+    outs = cached_generate(store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage_name(language))
+    return [c for job, samples in zip(jobs, outs, strict=True) for c in clean_samples(job, lang, samples, 0, funnel)]

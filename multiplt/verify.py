@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from multiplt import compilers
-from multiplt.compilers import CompiledSuite
+from multiplt.compilers import CompiledSuite, Language
 from multiplt.execution import Runner, run_cached
 from multiplt.funnel import Funnel
-from multiplt.records import Candidate, Program, Translation
+from multiplt.records import Candidate, Outcome, Program, Translation
 from multiplt.store import WorkStore
 
 DEFAULT_TIMEOUT_S = {"julia": 30.0, "racket": 20.0, "r": 15.0}
@@ -22,6 +22,34 @@ DEFAULT_TIMEOUT_S = {"julia": 30.0, "racket": 20.0, "r": 15.0}
 
 def stage_name(language: str) -> str:
     return f"verify/{language}"
+
+
+def timeout_for(language: str) -> float:
+    return DEFAULT_TIMEOUT_S.get(language, 10.0)
+
+
+def program_for(lang: Language, cand: Candidate, suite: CompiledSuite, timeout_s: float) -> Program:
+    return Program(lang.runtime, lang.program(cand.code, suite), timeout_s=timeout_s)
+
+
+def judge(
+    lang: Language, cand: Candidate, outcome: Outcome, suite: CompiledSuite, funnel: Funnel
+) -> Translation | None:
+    """The candidate as a `Translation` if its outcome meets the language's pass rule; counted either way."""
+    stage = stage_name(cand.language)
+    funnel.seen(stage)
+    if not lang.passed(outcome):
+        funnel.drop(stage, outcome.status if outcome.status != "pass" else "pass rule not met")
+        return None
+    funnel.keep(stage)
+    return Translation(
+        function_id=cand.function_id,
+        language=cand.language,
+        code=cand.code,
+        sample_index=cand.sample_index,
+        tests=suite.code,
+        outcome=outcome,
+    )
 
 
 def verify(
@@ -36,29 +64,10 @@ def verify(
 ) -> list[Translation]:
     """The candidates that pass their function's suite, as `Translation`s, in input order."""
     lang = compilers.get(language)
-    stage = stage_name(language)
-    timeout = timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S.get(language, 10.0)
-    programs = [
-        Program(lang.runtime, lang.program(c.code, suites[c.function_id]), timeout_s=timeout)
-        for c in candidates
-    ]
+    timeout = timeout_s if timeout_s is not None else timeout_for(language)
+    programs = [program_for(lang, c, suites[c.function_id], timeout) for c in candidates]
     outcomes = run_cached(store, sandbox, programs)
-    kept: list[Translation] = []
-    for cand, outcome in zip(candidates, outcomes, strict=True):
-        funnel.seen(stage)
-        if lang.passed(outcome):
-            funnel.keep(stage)
-            kept.append(
-                Translation(
-                    function_id=cand.function_id,
-                    language=language,
-                    code=cand.code,
-                    sample_index=cand.sample_index,
-                    tests=suites[cand.function_id].code,
-                    outcome=outcome,
-                )
-            )
-        else:
-            reason = outcome.status if outcome.status != "pass" else "pass rule not met"
-            funnel.drop(stage, reason)
-    return kept
+    judged = (
+        judge(lang, c, o, suites[c.function_id], funnel) for c, o in zip(candidates, outcomes, strict=True)
+    )
+    return [t for t in judged if t is not None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,58 +114,112 @@ RUNNER = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from scripted_llm import ScriptedLLM
     from multiplt.build import BuildConfig, run_build
-    cfg = BuildConfig(targets=["racket", "lua"], source={src!r}, out={out!r}, n=4, tests_k=1, chunk=1, progress=False)
+    cfg = BuildConfig(targets=["racket", "lua"], source={src!r}, out={out!r}, n=4, tests_k=1, round=1,
+                      enough={enough}, shard_rows={shard_rows}, flush_s={flush_s}, progress=False)
     run_build(cfg, llm=ScriptedLLM(delay_s={delay}))
     print("DONE")
     """
 )
 
 
-def run_script(src: Path, out: Path, delay: float) -> subprocess.Popen[str]:
-    code = RUNNER.format(tests=str(Path(__file__).parent), src=str(src), out=str(out), delay=delay)
+def run_script(
+    src: Path, out: Path, delay: float, *, enough: int = 1, shard_rows: int = 2000, flush_s: float = 60.0
+) -> subprocess.Popen[str]:
+    code = RUNNER.format(
+        tests=str(Path(__file__).parent), src=str(src), out=str(out), delay=delay, enough=enough,
+        shard_rows=shard_rows, flush_s=flush_s,
+    )  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def test_sigkill_midway_then_resume_repeats_nothing(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_then_resume_repeats_nothing(tmp_path: Path) -> None:
+    import random
+
+    from multiplt.shards import read_config
+
     src = scripted_corpus(tmp_path)
-    # The reference: one uninterrupted run.
+    # The reference: one uninterrupted run (shards of one row each, so kills land between shard writes).
     ref = tmp_path / "ref"
-    proc = run_script(src, ref, 0.0)
+    proc = run_script(src, ref, 0.0, shard_rows=1)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
     ref_counters = WorkStore(ref / "store.sqlite").counters()
 
-    # The same build, killed with SIGKILL once some translations are stored, then started again.
+    # The same build killed with SIGKILL at random moments (mid-generation, mid-verify, mid-write),
+    # each time started again, until one run finishes.
     out = tmp_path / "killed"
-    proc = run_script(src, out, 0.4)
-    deadline = time.monotonic() + 300
-    killed_at = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        store_file = out / "store.sqlite"
-        if store_file.exists():
-            c = WorkStore(store_file).counters()
-            if c.get("llm.translate/racket.samples", 0) >= 8:
-                os.kill(proc.pid, signal.SIGKILL)
-                killed_at = c
-                break
-        time.sleep(0.2)
-    proc.wait(timeout=60)
-    assert killed_at is not None and proc.returncode == -signal.SIGKILL, "the build was killed midway"
-    assert not (out / "data").exists(), "killed before any dataset was written"
-
-    proc = run_script(src, out, 0.0)
+    rng = random.Random(7)
+    kills = 0
+    seen: list[dict[str, int]] = []
+    for _ in range(8):
+        proc = run_script(src, out, 0.15, shard_rows=1)
+        time.sleep(rng.uniform(1.5, 4.0))
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        kills += 1
+        seen.append(WorkStore(out / "store.sqlite").counters())
+    assert kills >= 2, "the build was killed midway at least twice"
+    assert any(c.get("llm.translate/racket.samples", 0) for c in seen), "a kill landed after translation began"
+    proc = run_script(src, out, 0.0, shard_rows=1)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0 and "DONE" in stdout, stderr
     counters = WorkStore(out / "store.sqlite").counters()
     for name in ("llm.samples", "sandbox.runs"):
         assert counters[name] == ref_counters[name], f"{name}: nothing finished was redone"
-    for lang in ("racket", "lua"):
-        a = pd.read_parquet(ref / "data" / lang / "train.parquet")
-        b = pd.read_parquet(out / "data" / lang / "train.parquet")
+    for config in ("racket", "lua", "instructions", "parallel"):
+        a, b = read_config(ref, config), read_config(out, config)
+        assert len(a) > 0
         pd.testing.assert_frame_equal(a, b)
     assert json.loads((ref / "funnel.json").read_text()) == json.loads((out / "funnel.json").read_text())
+
+
+def test_shards_load_while_the_build_runs(tmp_path: Path) -> None:
+    import datasets
+
+    src = scripted_corpus(tmp_path)
+    out = tmp_path / "live"
+    proc = run_script(src, out, 0.5, shard_rows=1, flush_s=0.2)
+    try:
+        deadline = time.monotonic() + 300
+        rows, text = 0, ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            card = out / "README.md"
+            text = card.read_text() if card.exists() else ""
+            if "config_name: racket" in text:
+                rows = len(datasets.load_dataset(str(out), "racket", split="train"))
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the build was still running while its shards were read"
+        assert rows >= 1
+        assert "still running" in text
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+
+
+def test_adaptive_sampling_is_a_prefix_of_fixed_n(tmp_path: Path, sandbox: object) -> None:
+    """An adaptive build draws fewer samples, each the very sample a fixed-N build draws at its index."""
+    src = scripted_corpus(tmp_path)
+    fixed = run_build(config(src, tmp_path / "fixed", enough=0), llm=ScriptedLLM(), sandbox=sandbox)  # type: ignore[arg-type]
+    shared = tmp_path / "adaptive"
+    shutil.copytree(tmp_path / "fixed", shared)  # the fixed build's store serves every adaptive sample
+    llm = ScriptedLLM()
+    adaptive = run_build(config(src, shared, enough=1, round=1), llm=llm, sandbox=sandbox)  # type: ignore[arg-type]
+    assert llm.calls == 0, "every adaptive sample was already in the fixed-N store"
+    for lang in ("racket", "lua"):
+        spent, budget = adaptive.spend.samples[lang], adaptive.funnel.stage(f"samples/{lang}").seen
+        assert spent < budget == fixed.spend.samples[lang]
+        assert adaptive.funnel.stage(f"yield/{lang}").kept == fixed.funnel.stage(f"yield/{lang}").kept
+        drops = adaptive.funnel.stage(f"samples/{lang}").drops
+        assert drops["not drawn: enough distinct passes"] == budget - spent
+        a = set(zip(adaptive.frames[lang]["function_id"], adaptive.frames[lang]["code"], strict=True))
+        b = set(zip(fixed.frames[lang]["function_id"], fixed.frames[lang]["code"], strict=True))
+        assert a and a <= b, "adaptive rows are fixed-N rows"
+    assert "| racket |" in (shared / "README.md").read_text().split("## Samples spent")[1]
 
 
 @pytest.mark.model

@@ -1,79 +1,46 @@
-"""Where the per-function work of a build runs: in this process, or fanned out over a Ray cluster.
+"""Where a build's model calls and sandbox runs happen: in this process, or on a Ray cluster.
 
-The build's driver (sources, type-aware preparation, dedup, dataset writing) is the same for every
-executor; only the two stages that cost model time and sandbox time go through an `Executor`, so a
-cluster build and a single-machine build produce the same records by construction.
+The scheduler, the stages and the work store are the same for every executor; an executor only
+supplies the two services the scheduler dispatches to (an `LLM` whose `generate` may run on another
+machine, a `Runner` whose programs may run on another node) and says how many calls each can take at
+once. So a cluster build and a single-machine build produce the same records by construction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from multiplt.engines import close_quietly
 from multiplt.execution import Runner
-from multiplt.funnel import Funnel
 from multiplt.llm import LLM
-from multiplt.records import PyFunction, TestedFunction, Translation
-from multiplt.store import WorkStore
-from multiplt.testgen import TestgenConfig, TestgenReport, generate_tests
-from multiplt.translate import Job, TranslateConfig, translate
-from multiplt.verify import verify
 
 EXECUTORS = ("local", "ray")
 
 
 class Executor(Protocol):
-    """Test generation over functions, and translate+verify over prepared jobs; funnel counts included."""
+    """The model and the sandboxes as the scheduler sees them."""
 
+    llm: LLM
+    runner: Runner
     model_id: str
-
-    def tests(
-        self, functions: Sequence[PyFunction], config: TestgenConfig, funnel: Funnel, report: TestgenReport
-    ) -> list[TestedFunction]: ...
-
-    def translations(
-        self,
-        jobs: Sequence[Job],
-        language: str,
-        config: TranslateConfig,
-        funnel: Funnel,
-        progress: Callable[[int], None],
-    ) -> list[Translation]: ...
+    model_slots: int
+    sandbox_slots: int
 
     def close(self) -> None: ...
 
 
 class LocalExecutor:
-    """One model and one sandbox in this process, work in chunks so each finished chunk is durable."""
+    """One model and one sandbox in this process; it closes those it was told it owns."""
 
-    def __init__(self, llm: LLM, sandbox: Runner, store: WorkStore, *, chunk: int = 4) -> None:
+    def __init__(self, llm: LLM, sandbox: Runner, *, owns: tuple[Any, ...] = ()) -> None:
         self.llm = llm
-        self.sandbox = sandbox
-        self.store = store
-        self.chunk = max(1, chunk)
-        self.model_id = getattr(llm, "model_id", "?")
-
-    def tests(
-        self, functions: Sequence[PyFunction], config: TestgenConfig, funnel: Funnel, report: TestgenReport
-    ) -> list[TestedFunction]:
-        return generate_tests(functions, self.llm, self.sandbox, self.store, config, funnel, report=report)
-
-    def translations(
-        self,
-        jobs: Sequence[Job],
-        language: str,
-        config: TranslateConfig,
-        funnel: Funnel,
-        progress: Callable[[int], None],
-    ) -> list[Translation]:
-        suites = {j.tested.id: j.suite for j in jobs}
-        passing: list[Translation] = []
-        for i in range(0, len(jobs), self.chunk):
-            chunk = jobs[i : i + self.chunk]
-            cands = translate(chunk, language, self.llm, self.store, config, funnel)
-            passing += verify(cands, suites, language, self.sandbox, self.store, funnel)
-            progress(len(chunk))
-        return passing
+        self.runner = sandbox
+        self.model_id = str(getattr(llm, "model_id", "?"))
+        self.model_slots = 1
+        # Two requests per sandbox worker: one running, one ready, so no worker waits on the scheduler.
+        self.sandbox_slots = 2 * int(getattr(sandbox, "concurrency", 2) or 2)
+        self._owns = owns
 
     def close(self) -> None:
-        """The caller owns the model and the sandbox."""
+        for resource in self._owns:
+            close_quietly(resource)

@@ -175,10 +175,11 @@ def cached_generate(
         stats.tokens += ntok
         if persist:
             assert store is not None
-            store.put_many(STAGE, {k: c.to_json() for k, c in new.items()})
+            counts = {}
             for name, value in ((SAMPLES_COUNTER, len(new)), (TOKENS_COUNTER, ntok)):
-                store.incr(name, value)
-                store.incr(name.replace("llm.", f"llm.{stage}.", 1), value)
+                counts[name] = value
+                counts[name.replace("llm.", f"llm.{stage}.", 1)] = value
+            store.put_many(STAGE, {k: c.to_json() for k, c in new.items()}, counts)
 
     stored: dict[str, Completion] = {}
     for (start, length), indices in sorted(todo.items()):

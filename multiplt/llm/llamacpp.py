@@ -120,6 +120,8 @@ class LlamaCppLLM:
         self.n_batch = int(n_batch)
         self.top_k = int(top_k)
         self.last_stats = DecodeStats()
+        self.tokens_out = 0
+        """Tokens decoded by this engine so far, updated as each is decoded (for live progress)."""
         self._lock = threading.Lock()
         threads = n_threads or default_threads()
         self.n_threads = threads
@@ -257,6 +259,7 @@ class LlamaCppLLM:
                 return False
             s.n_generated += 1
             stats.generated_tokens += 1
+            self.tokens_out += 1
             s.pieces += self._piece(token)
             if stops:
                 text = s.pieces.decode("utf-8", "ignore")

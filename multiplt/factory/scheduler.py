@@ -1,0 +1,246 @@
+"""One scheduler that keeps the model and the sandboxes busy at the same time.
+
+Units of work (one source function each) are admitted lazily from an iterator, at most `in_flight` at
+once, so memory is bounded by the work in flight and never by the corpus. Their requests wait in two
+bounded queues:
+
+- the model queue, grouped by (stage, sampling settings, sample indices): each engine call takes up
+  to `batch` prompts of the group whose oldest request waited longest, so an engine sees large
+  batches (vLLM) or enough parallel sequences (llama.cpp) while continuations keep refilling it;
+- the sandbox queue: each request is one round's programs, and `sandbox_slots` of them are in flight
+  at once, enough to keep every sandbox worker fed.
+
+Admission pauses while either queue is over its bound (back-pressure both ways). Every answer goes
+through the work store first (`cached_generate`, `run_cached`), so the store stays the one source of
+truth and a killed build repeats no finished model call or sandbox run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from multiplt.execution import Runner, run_cached
+from multiplt.factory.requests import Generate, Owner, Request, Run, answered
+from multiplt.llm import LLM, GenerationStats, Sampling, cached_generate
+from multiplt.store import WorkStore
+
+Unit = tuple[Owner, list[Request]]
+
+
+@dataclass
+class Busy:
+    """When the engine and the sandboxes were working: the benchmark's and the progress line's source."""
+
+    engine: list[tuple[float, float]] = field(default_factory=list)
+    sandbox: list[tuple[float, float]] = field(default_factory=list)
+    program_s: float = 0.0
+    programs: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, which: str, start: float, end: float) -> None:
+        with self.lock:
+            getattr(self, which).append((start, end))
+
+    @staticmethod
+    def union(intervals: list[tuple[float, float]]) -> float:
+        """Seconds covered by at least one interval."""
+        total, last = 0.0, float("-inf")
+        for start, end in sorted(intervals):
+            if end <= last:
+                continue
+            total += end - max(start, last)
+            last = end
+        return total
+
+
+@dataclass
+class SchedulerOptions:
+    """How much work is kept in flight; none of it changes what a build produces."""
+
+    in_flight: int = 64
+    model_slots: int = 1
+    sandbox_slots: int = 4
+    batch: int = 16
+    max_model_queue: int = 256
+    max_run_queue: int = 64
+    tick_s: float = 2.0
+    pipelined: bool = True  # False: the model and the sandboxes take turns (the benchmark's baseline)
+
+
+class Scheduler:
+    """Drives units to completion through one model and one sandbox runner."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        runner: Runner,
+        store: WorkStore | None,
+        options: SchedulerOptions | None = None,
+    ) -> None:
+        self.llm = llm
+        self.runner = runner
+        self.store = store
+        self.options = options or SchedulerOptions()
+        self.generation = GenerationStats()
+        self.busy = Busy()
+        self.admitted = 0
+        self.finished = 0
+        self.exhausted = False
+        self._model_q: dict[tuple[str, Sampling], deque[Generate]] = {}
+        self._run_q: deque[Run] = deque()
+        self._queued_prompts = 0
+        self._seq = 0
+
+    # -- queues ------------------------------------------------------------------------------------
+    def _enqueue(self, requests: list[Request]) -> None:
+        for r in requests:
+            self._seq += 1
+            r.seq = self._seq
+            if isinstance(r, Generate):
+                self._model_q.setdefault(r.group, deque()).append(r)
+                self._queued_prompts += 1
+            else:
+                self._run_q.append(r)
+
+    def _next_batch(self) -> list[Generate]:
+        group = min(self._model_q, key=lambda g: self._model_q[g][0].seq)
+        q = self._model_q[group]
+        batch = [q.popleft() for _ in range(min(len(q), self.options.batch))]
+        if not q:
+            del self._model_q[group]
+        self._queued_prompts -= len(batch)
+        return batch
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """(prompts waiting for the model, sandbox requests waiting)."""
+        return self._queued_prompts, len(self._run_q)
+
+    # -- work done in the pools --------------------------------------------------------------------
+    def _generate(self, batch: list[Generate]) -> list[Any]:
+        start = time.monotonic()
+        try:
+            first = batch[0]
+            outs = cached_generate(
+                self.store,
+                self.llm,
+                [r.prompt for r in batch],
+                first.sampling,
+                stage=first.stage,
+                stats=self.generation,
+            )
+        finally:
+            self.busy.add("engine", start, time.monotonic())
+        return outs
+
+    def _run(self, request: Run) -> list[Any]:
+        start = time.monotonic()
+        try:
+            outcomes = run_cached(self.store, self.runner, request.programs)
+        finally:
+            self.busy.add("sandbox", start, time.monotonic())
+        with self.busy.lock:
+            self.busy.programs += len(outcomes)
+            self.busy.program_s += sum(o.seconds for o in outcomes)
+        return outcomes
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(
+        self,
+        units: Iterator[Unit],
+        on_finished: Callable[[Owner], None],
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        """Admit units from `units`, answer their requests, call `on_finished` as each one completes."""
+        opt = self.options
+        model_pool = ThreadPoolExecutor(max(1, opt.model_slots), thread_name_prefix="multiplt-model")
+        run_pool = ThreadPoolExecutor(max(1, opt.sandbox_slots), thread_name_prefix="multiplt-run")
+        futures: dict[Future[list[Any]], list[Generate] | Run] = {}
+        model_busy = 0
+        active = 0
+        last_tick = time.monotonic()
+
+        def finish(owner: Owner) -> None:
+            nonlocal active
+            active -= 1
+            self.finished += 1
+            on_finished(owner)
+
+        try:
+            while True:
+                # Admit new units while there is room and neither queue is over its bound.
+                while (
+                    not self.exhausted
+                    and active < opt.in_flight
+                    and self._queued_prompts < opt.max_model_queue
+                    and len(self._run_q) < opt.max_run_queue
+                ):
+                    try:
+                        owner, first = next(units)
+                    except StopIteration:
+                        self.exhausted = True
+                        break
+                    active += 1
+                    self.admitted += 1
+                    owner.outstanding = len(first)
+                    if first:
+                        self._enqueue(first)
+                    else:
+                        finish(owner)
+                running_runs = len(futures) - model_busy
+                turn_ok_model = opt.pipelined or (running_runs == 0 and not self._run_q)
+                while self._model_q and model_busy < opt.model_slots and turn_ok_model:
+                    batch = self._next_batch()
+                    futures[model_pool.submit(self._generate, batch)] = batch
+                    model_busy += 1
+                turn_ok_run = opt.pipelined or model_busy == 0
+                while self._run_q and (len(futures) - model_busy) < opt.sandbox_slots and turn_ok_run:
+                    req = self._run_q.popleft()
+                    futures[run_pool.submit(self._run, req)] = req
+                if not futures:
+                    if self.exhausted and active == 0:
+                        break
+                    if not self._model_q and not self._run_q and self.exhausted:
+                        raise RuntimeError(f"scheduler stalled with {active} unit(s) in flight")
+                    continue
+                done, _ = wait(list(futures), timeout=opt.tick_s, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    what = futures.pop(fut)
+                    result = fut.result()  # a backend or sandbox failure ends the build: the store keeps the rest
+                    pairs: list[tuple[Request, Any]]
+                    if isinstance(what, list):
+                        model_busy -= 1
+                        pairs = list(zip(what, result, strict=True))
+                    else:
+                        pairs = [(what, result)]
+                    for req, answer in pairs:
+                        owner = req.owner
+                        if owner.failed is not None:
+                            owner.outstanding -= 1
+                        else:
+                            try:
+                                self._enqueue(answered(req, answer))
+                            except Exception as exc:  # noqa: BLE001 - one unit's bug is its own counted drop
+                                owner.failed = f"{type(exc).__name__}: {exc}"
+                                owner.outstanding -= 1
+                                if os.environ.get("MULTIPLT_DEBUG"):
+                                    traceback.print_exc(file=sys.stderr)
+                        if owner.outstanding == 0:
+                            finish(owner)
+                if on_tick is not None and time.monotonic() - last_tick >= opt.tick_s:
+                    last_tick = time.monotonic()
+                    on_tick()
+        finally:
+            for fut in futures:
+                fut.cancel()
+            model_pool.shutdown(wait=True, cancel_futures=True)
+            run_pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,131 @@
+"""One source function through the whole factory: tests, then every target at once, then its rows.
+
+The unit is the scheduler's unit of admission. Its test generation runs first; once the function has
+tests, one `TranslateWork` per target starts at the same time (so every language is in flight), and
+when the last of them is done the unit's rows are deduplicated and handed to the shard writer. Nothing
+of a finished unit stays in memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from multiplt import compilers
+from multiplt.dataset import language_rows
+from multiplt.dedup import DedupConfig, dedup_and_select
+from multiplt.exports import instruction_rows, parallel_row
+from multiplt.factory.requests import Owner, Request
+from multiplt.factory.translation import Policy, TranslateWork
+from multiplt.funnel import Funnel
+from multiplt.records import PyFunction, TestedFunction
+from multiplt.shards import ShardWriter
+from multiplt.testgen.config import TestgenConfig, TestgenReport
+from multiplt.testgen.work import TestWork
+from multiplt.translate import TranslateConfig, prepare_one
+
+ERRORS_STAGE = "errors"
+INSTRUCTIONS = "instructions"
+INSTRUCTION_POOL = "_instructions_pool"  # with --mix: every pair, mixed down once the build ends
+PARALLEL = "parallel"
+
+
+@dataclass
+class Spend:
+    """Samples and tokens a build spent per stage (testgen, each language)."""
+
+    samples: Counter[str] = field(default_factory=Counter)
+    tokens: Counter[str] = field(default_factory=Counter)
+    passes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class BuildContext:
+    """What every unit of one build shares."""
+
+    targets: list[str]
+    testgen: TestgenConfig
+    translate: TranslateConfig
+    policy: Policy
+    dedup: DedupConfig
+    funnel: Funnel
+    report: TestgenReport
+    writer: ShardWriter
+    mixed: bool = False
+    spend: Spend = field(default_factory=Spend)
+    errors: list[str] = field(default_factory=list)
+    python_body: bool = True
+
+
+class FunctionUnit(Owner):
+    """A source function and all the work that descends from it."""
+
+    def __init__(self, fn: PyFunction, ctx: BuildContext) -> None:
+        super().__init__()
+        self.fn = fn
+        self.ctx = ctx
+        self.tested: TestedFunction | None = None
+        self.works: list[TranslateWork] = []
+
+    def start(self) -> list[Request]:
+        ctx = self.ctx
+        return TestWork(self.fn, ctx.testgen, ctx.funnel, ctx.report, self, self._tested).start()
+
+    def _tested(self, tested: TestedFunction | None) -> list[Request]:
+        ctx = self.ctx
+        self.tested = tested
+        if tested is None:
+            return []
+        requests: list[Request] = []
+        for language in ctx.targets:
+            lang = compilers.get(language)
+            job = prepare_one(tested, lang, ctx.funnel, python_body=ctx.python_body)
+            if job is None:
+                continue
+            work = TranslateWork(job, lang, ctx.translate, ctx.policy, ctx.funnel, self, self._translated)
+            self.works.append(work)
+            requests += work.start()
+        return requests
+
+    def _translated(self, work: TranslateWork) -> list[Request]:
+        spend = self.ctx.spend
+        spend.samples[work.language] += work.drawn
+        spend.tokens[work.language] += work.tokens
+        spend.passes[work.language] += len(work.passing)
+        return []
+
+    def finish(self) -> None:
+        """Called once no request of this unit is open: dedup, rows, exports, counts."""
+        ctx = self.ctx
+        if self.failed is not None:
+            ctx.funnel.seen(ERRORS_STAGE)
+            ctx.funnel.drop(ERRORS_STAGE, f"worker error: {self.failed.split(':')[0]}")
+            if len(ctx.errors) < 5:
+                ctx.errors.append(f"{self.fn.name} ({self.fn.origin}): {self.failed}"[:300])
+            return
+        tested = self.tested
+        if tested is None:
+            return
+        by_language = {w.language: w for w in self.works}
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for language in ctx.targets:
+            stage = f"yield/{language}"
+            ctx.funnel.seen(stage)
+            work = by_language.get(language)
+            if work is None:
+                ctx.funnel.drop(stage, "not prepared for target")
+                continue
+            if not work.passing:
+                ctx.funnel.drop(stage, "no passing translation")
+                continue
+            ctx.funnel.keep(stage)
+            selected = dedup_and_select(work.passing, ctx.dedup, ctx.funnel)
+            rows[language] = language_rows(
+                language, selected, {tested.id: tested}, work.drawn, {tested.id: len(work.passing)}
+            )
+            ctx.writer.add(language, tested.id, rows[language])
+        ctx.writer.add(INSTRUCTION_POOL if ctx.mixed else INSTRUCTIONS, tested.id, instruction_rows(tested, rows))
+        row = parallel_row(tested, rows, ctx.targets)
+        if row is not None:
+            ctx.writer.add(PARALLEL, tested.id, [row])
