@@ -16,7 +16,7 @@ import json
 import sys
 import time
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,12 @@ from multiplt.executors import Executor, LocalExecutor
 from multiplt.exports import mix_down, parse_mix
 from multiplt.factory.progress import Progress
 from multiplt.factory.requests import Owner
-from multiplt.factory.scheduler import Scheduler, SchedulerOptions, Unit
+from multiplt.factory.scheduler import Busy, Scheduler, SchedulerOptions, Unit
 from multiplt.factory.translation import Policy
 from multiplt.factory.unit import INSTRUCTION_POOL, INSTRUCTIONS, BuildContext, FunctionUnit, Spend
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM
-from multiplt.records import content_hash
+from multiplt.records import PyFunction, content_hash
 from multiplt.shards import ShardWriter, iter_config, read_config, write_parquet
 from multiplt.sources import SourceConfig, SourceError, load_functions
 from multiplt.store import WorkStore
@@ -48,7 +48,7 @@ STORE_NAME = "store.sqlite"
 LLM_CALLS = "llm.calls"
 # Settings that only decide where and how fast work runs: they never change a row.
 SCHEDULING = {"out", "progress", "llm_options", "executor", "ray_address", "ray_options", "in_flight",
-              "shard_rows", "flush_s", "concurrency"}
+              "shard_rows", "flush_s", "concurrency", "pipelined"}
 
 
 @dataclass
@@ -61,6 +61,7 @@ class BuildResult:
     out: Path
     configs: list[str]
     spend: Spend
+    busy: Busy | None = None
 
     @property
     def frames(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: Bu
         + (f", give up after {config.give_up} samples with no pass" if config.give_up else "")
     )
     lines = [
-        f"Policy: {policy}; tests: {'stop at the coverage bar' if config.adaptive else 'all'} of"
+        f"Policy: {policy}; tests: {'stop at the coverage bar' if config.tests_early else 'all'} of"
         f" --tests-k {config.tests_k}.",
         "",
         "| stage | most samples allowed | samples drawn | tokens | passing |",
@@ -132,25 +133,42 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out {out} is a file; give a folder (it will hold the dataset and the work store)")
 
 
-def run_build(config: BuildConfig, *, llm: LLM | None = None, sandbox: Runner | None = None) -> BuildResult:
-    """Run the factory; `llm` and `sandbox` may be passed in (a notebook's own, a scripted one in tests)."""
+def run_build(
+    config: BuildConfig,
+    *,
+    llm: LLM | None = None,
+    sandbox: Runner | None = None,
+    functions: Iterable[PyFunction] | None = None,
+) -> BuildResult:
+    """Run the factory; `llm` and `sandbox` may be passed in (a notebook's own, a scripted one in tests),
+    and `functions` instead of reading `config.source` (any iterable: it is consumed lazily)."""
     start = time.perf_counter()
     out = Path(config.out)
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     store = WorkStore(out / STORE_NAME)
     try:
-        return _run(config, store, out, start, llm, sandbox)
+        return _run(config, store, out, start, llm, sandbox, functions)
     finally:
         store.close()
 
 
 def _run(
-    config: BuildConfig, store: WorkStore, out: Path, start: float, llm: LLM | None, sandbox: Runner | None
+    config: BuildConfig,
+    store: WorkStore,
+    out: Path,
+    start: float,
+    llm: LLM | None,
+    sandbox: Runner | None,
+    functions: Iterable[PyFunction] | None,
 ) -> BuildResult:
     funnel = Funnel()
     mix = parse_mix(config.mix) if config.mix else None
-    source = load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
+    source = (
+        iter(functions)
+        if functions is not None
+        else load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
+    )
     executor = make_executor(config, store, llm, sandbox)
     try:
         writer = ShardWriter(
@@ -169,7 +187,7 @@ def _run(
                 coverage_threshold=config.coverage,
                 seed=config.seed,
                 round=config.tests_round,
-                stop_early=config.adaptive,
+                stop_early=config.tests_early,
                 progress=False,
             ),
             translate=TranslateConfig(
@@ -197,6 +215,7 @@ def _run(
             batch=batch,
             max_model_queue=max(64, 8 * batch * executor.model_slots),
             max_run_queue=max(16, 4 * executor.sandbox_slots),
+            pipelined=config.pipelined,
         )
         scheduler = Scheduler(executor.llm, executor.runner, store, options)
         progress = Progress(scheduler, ctx.spend, ctx.targets, executor.llm, enabled=config.progress)
@@ -218,16 +237,24 @@ def _run(
                 unit = FunctionUnit(fn, ctx)
                 yield unit, unit.start()
 
+        carded = {"shards": writer.shards, "at": 0.0}
+
+        def keep_card_current() -> None:
+            """Flush buffered rows every `flush_s`; rewrite the card when new shards were written."""
+            writer.tick()
+            now = time.monotonic()
+            if writer.shards != carded["shards"] and now - carded["at"] >= config.flush_s:
+                carded.update(shards=writer.shards, at=now)
+                rewrite_card(False)
+
         def finished(owner: Owner) -> None:
             assert isinstance(owner, FunctionUnit)
             owner.finish()
-            if writer.tick():
-                rewrite_card(False)
+            keep_card_current()
 
         def tick() -> None:
             progress.tick()
-            if writer.tick():
-                rewrite_card(False)
+            keep_card_current()
 
         try:
             scheduler.run(units(), finished, tick)
@@ -250,6 +277,7 @@ def _run(
         out=out,
         configs=[c for c in writer.configs() if not c.startswith("_")],
         spend=ctx.spend,
+        busy=scheduler.busy,
     )
 
 

@@ -48,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
         help="test samples per round; a function stops once its passing asserts reach --coverage",
     )
     g.add_argument(
+        "--tests-all",
+        action="store_true",
+        help="draw all --tests-k test samples even once the coverage bar is reached (MultiPL-T)",
+    )
+    g.add_argument(
         "--tests-max-tokens", type=int, default=256, help="token budget of one test-generation sample"
     )
     g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             endpoint=args.endpoint,
             tests_k=args.tests_k,
             tests_round=args.tests_round,
+            tests_early=not args.tests_all,
             tests_max_tokens=args.tests_max_tokens,
             coverage=args.coverage,
             n=args.n,

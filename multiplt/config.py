@@ -37,6 +37,7 @@ class BuildConfig:
     llm_options: dict[str, Any] = field(default_factory=dict)
     tests_k: int = 4
     tests_round: int = 1
+    tests_early: bool = True
     tests_max_tokens: int = 256
     coverage: float = 0.9
     n: int = 50
@@ -57,6 +58,7 @@ class BuildConfig:
     progress: bool = True
     # How the work is scheduled; none of these changes what the build produces.
     in_flight: int | None = None
+    pipelined: bool = True  # False: the model and the sandboxes take turns (for comparison only)
     shard_rows: int = 2000
     flush_s: float = 60.0
     executor: str = "local"

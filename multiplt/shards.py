@@ -89,31 +89,27 @@ class ShardWriter:
         if len(self._buffer[config]) >= self.rows_per_shard:
             self._flush(config)
 
-    def tick(self) -> bool:
-        """Flush every config if `flush_s` passed since the last flush; True if anything was written."""
-        if time.monotonic() - self._last_flush < self.flush_s:
-            return False
-        return self.flush()
+    def tick(self) -> None:
+        """Flush every config if `flush_s` passed since the last flush."""
+        if time.monotonic() - self._last_flush >= self.flush_s:
+            self.flush()
 
-    def flush(self) -> bool:
-        wrote = False
+    def flush(self) -> None:
         for config in list(self._buffer):
-            wrote |= self._flush(config)
+            self._flush(config)
         self._last_flush = time.monotonic()
-        return wrote
 
-    def _flush(self, config: str) -> bool:
+    def _flush(self, config: str) -> None:
         rows = self._buffer.pop(config, [])
         units = self._units.pop(config, [])
         if not rows:
-            return False
+            return
         name = f"{DATA_DIR}/{config}/shard-{time.time_ns():020d}.parquet"
         write_parquet(pd.DataFrame(rows), self.out / name)
         record = {"fingerprint": self.fingerprint, "config": config, "rows": len(rows), "units": units}
         self.store.put(STAGE, name, json.dumps(record))
         self.rows[config] += len(rows)
         self.shards += 1
-        return True
 
     def configs(self) -> list[str]:
         """Configs with at least one written row."""

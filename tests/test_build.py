@@ -115,7 +115,8 @@ RUNNER = textwrap.dedent(
     from scripted_llm import ScriptedLLM
     from multiplt.build import BuildConfig, run_build
     cfg = BuildConfig(targets=["racket", "lua"], source={src!r}, out={out!r}, n=4, tests_k=1, round=1,
-                      enough={enough}, shard_rows={shard_rows}, flush_s={flush_s}, progress=False)
+                      enough={enough}, shard_rows={shard_rows}, flush_s={flush_s}, in_flight={in_flight},
+                      progress=False)
     run_build(cfg, llm=ScriptedLLM(delay_s={delay}))
     print("DONE")
     """
@@ -123,11 +124,18 @@ RUNNER = textwrap.dedent(
 
 
 def run_script(
-    src: Path, out: Path, delay: float, *, enough: int = 1, shard_rows: int = 2000, flush_s: float = 60.0
+    src: Path,
+    out: Path,
+    delay: float,
+    *,
+    enough: int = 1,
+    shard_rows: int = 2000,
+    flush_s: float = 60.0,
+    in_flight: int | None = None,
 ) -> subprocess.Popen[str]:
     code = RUNNER.format(
         tests=str(Path(__file__).parent), src=str(src), out=str(out), delay=delay, enough=enough,
-        shard_rows=shard_rows, flush_s=flush_s,
+        shard_rows=shard_rows, flush_s=flush_s, in_flight=in_flight,
     )  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -182,7 +190,7 @@ def test_shards_load_while_the_build_runs(tmp_path: Path) -> None:
 
     src = scripted_corpus(tmp_path)
     out = tmp_path / "live"
-    proc = run_script(src, out, 0.5, shard_rows=1, flush_s=0.2)
+    proc = run_script(src, out, 0.5, shard_rows=1, flush_s=0.2, in_flight=1)  # one function at a time
     try:
         deadline = time.monotonic() + 300
         rows, text = 0, ""
