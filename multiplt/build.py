@@ -47,8 +47,19 @@ __all__ = ["BuildConfig", "BuildResult", "build", "run_build", "summary"]
 STORE_NAME = "store.sqlite"
 LLM_CALLS = "llm.calls"
 # Settings that only decide where and how fast work runs: they never change a row.
-SCHEDULING = {"out", "progress", "llm_options", "executor", "ray_address", "ray_options", "in_flight",
-              "shard_rows", "flush_s", "concurrency", "pipelined"}
+SCHEDULING = {
+    "out",
+    "progress",
+    "llm_options",
+    "executor",
+    "ray_address",
+    "ray_options",
+    "in_flight",
+    "shard_rows",
+    "flush_s",
+    "concurrency",
+    "pipelined",
+}
 
 
 @dataclass
@@ -110,9 +121,13 @@ def _settings(config: BuildConfig, model_id: str) -> dict[str, Any]:
 
 
 def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: BuildConfig) -> str:
-    policy = "fixed (MultiPL-T)" if not config.adaptive else (
-        f"rounds of {config.round}, stop at {config.enough} distinct passes"
-        + (f", give up after {config.give_up} samples with no pass" if config.give_up else "")
+    policy = (
+        "fixed (MultiPL-T)"
+        if not config.adaptive
+        else (
+            f"rounds of {config.round}, stop at {config.enough} distinct passes"
+            + (f", give up after {config.give_up} samples with no pass" if config.give_up else "")
+        )
     )
     lines = [
         f"Policy: {policy}; tests: {'stop at the coverage bar' if config.tests_early else 'all'} of"
@@ -130,7 +145,9 @@ def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: Bu
 
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (it will hold the dataset and the work store)")
+        raise ValueError(
+            f"--out {out} is a file; give a folder (it will hold the dataset and the work store)"
+        )
 
 
 def run_build(

@@ -57,7 +57,10 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--coverage", type=float, default=0.9, help="minimum line coverage of the tests")
     g.add_argument(
-        "--n", type=int, default=50, help="most translations sampled per function and language (MultiPL-T: 50)"
+        "--n",
+        type=int,
+        default=50,
+        help="most translations sampled per function and language (MultiPL-T: 50)",
     )
     g.add_argument("--round", type=int, default=ROUND, help="translations sampled per round")
     g.add_argument(

@@ -112,7 +112,9 @@ def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> str:
     sizes = "\n".join(f"| {name} | {n} |" for name, n in rows.items())
     settings = json.dumps(dict(info.settings or {}), indent=2, sort_keys=True, default=str)
     wall = f"\nWall time of the build: {info.wall_time_s:.0f} s.\n" if info.wall_time_s is not None else ""
-    status = "" if info.finished else "\n**This build is still running**: the counts are those written so far.\n"
+    status = (
+        "" if info.finished else "\n**This build is still running**: the counts are those written so far.\n"
+    )
     source_cite = (
         f"\nSource data citation:\n\n```\n{info.source_citation}\n```\n" if info.source_citation else ""
     )

@@ -44,7 +44,9 @@ def parse_mix(text: str) -> dict[str, float]:
     return {k: v / total for k, v in mix.items() if v > 0}
 
 
-def instruction_rows(tested: TestedFunction, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, str]]:
+def instruction_rows(
+    tested: TestedFunction, rows: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[dict[str, str]]:
     """One function's instruction/response pairs: its Python, then each validated translation."""
     fn = tested.function
     out = [_pair("python", fn.name, fn.docstring, fn.module_source, tested.id)]
@@ -58,10 +60,7 @@ def mix_down(pool: pd.DataFrame, mix: Mapping[str, float], seed: int = 0) -> pd.
     the data allows. Which rows stay depends only on their content and the seed, never on row order."""
     counts = pool["language"].value_counts().to_dict() if len(pool) else {}
     total = min((counts.get(lang, 0) / share for lang, share in mix.items()), default=0.0)
-    rank = [
-        content_hash(str(seed), r.function_id, r.language, r.response)
-        for r in pool.itertuples()
-    ]
+    rank = [content_hash(str(seed), r.function_id, r.language, r.response) for r in pool.itertuples()]
     frame = pool.assign(_rank=rank).sort_values(["language", "_rank"], kind="stable")
     parts = [frame[frame["language"] == lang].head(int(total * share)) for lang, share in mix.items()]
     kept = pd.concat(parts, ignore_index=True) if parts else frame.head(0)

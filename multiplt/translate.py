@@ -117,5 +117,11 @@ def translate(
     lang = compilers.get(language)
     if not jobs:
         return []
-    outs = cached_generate(store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage_name(language))
-    return [c for job, samples in zip(jobs, outs, strict=True) for c in clean_samples(job, lang, samples, 0, funnel)]
+    outs = cached_generate(
+        store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage_name(language)
+    )
+    return [
+        c
+        for job, samples in zip(jobs, outs, strict=True)
+        for c in clean_samples(job, lang, samples, 0, funnel)
+    ]

@@ -62,7 +62,9 @@ class RayOptions:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(options) - names
         if unknown:
-            raise ValueError(f"unknown Ray option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+            raise ValueError(
+                f"unknown Ray option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}"
+            )
         return cls(**options)
 
 
@@ -123,7 +125,11 @@ class RayLLM:
         """(replicas, GPUs each): every GPU slot used when the cluster has GPUs, else one per node."""
         gpus = float(ray.cluster_resources().get("GPU", 0))
         tp = float(self.config.llm_options.get("tensor_parallel_size", 1))
-        per = self.options.gpus_per_replica if self.options.gpus_per_replica is not None else (tp if gpus else 0.0)
+        per = (
+            self.options.gpus_per_replica
+            if self.options.gpus_per_replica is not None
+            else (tp if gpus else 0.0)
+        )
         if self.options.llm_replicas:
             return self.options.llm_replicas, per
         if per > 0:
@@ -250,7 +256,9 @@ class RayRunner:
 class RayExecutor:
     """The `Executor` of a cluster build; the driver stays where `run_build` was called."""
 
-    def __init__(self, config: BuildConfig, *, llm: LLM | None = None, store: WorkStore | None = None) -> None:
+    def __init__(
+        self, config: BuildConfig, *, llm: LLM | None = None, store: WorkStore | None = None
+    ) -> None:
         self.options = RayOptions.from_dict(dict(config.ray_options))
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:

@@ -18,13 +18,14 @@ truth and a killed build repeats no finished model call or sandbox run.
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ from multiplt.llm import LLM, GenerationStats, Sampling, cached_generate
 from multiplt.store import WorkStore
 
 Unit = tuple[Owner, list[Request]]
+Event = tuple[
+    str, Any, Any
+]  # ("answer", request, result) | ("model free" | "run free", None, None) | ("error", None, exc)
 
 
 @dataclass
@@ -126,32 +130,39 @@ class Scheduler:
         return self._queued_prompts, len(self._run_q)
 
     # -- work done in the pools --------------------------------------------------------------------
-    def _generate(self, batch: list[Generate]) -> list[Any]:
+    def _generate(self, batch: list[Generate], events: queue.Queue[Event]) -> None:
+        """One engine call; each prompt's answer is posted the moment its last sample is known."""
         start = time.monotonic()
         try:
             first = batch[0]
-            outs = cached_generate(
+            cached_generate(
                 self.store,
                 self.llm,
                 [r.prompt for r in batch],
                 first.sampling,
                 stage=first.stage,
                 stats=self.generation,
+                on_prompt=lambda i, comps: events.put(("answer", batch[i], comps)),
             )
+            events.put(("model free", None, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which ends the build with it
+            events.put(("error", None, exc))
         finally:
             self.busy.add("engine", start, time.monotonic())
-        return outs
 
-    def _run(self, request: Run) -> list[Any]:
+    def _run(self, request: Run, events: queue.Queue[Event]) -> None:
         start = time.monotonic()
         try:
             outcomes = run_cached(self.store, self.runner, request.programs)
+            with self.busy.lock:
+                self.busy.programs += len(outcomes)
+                self.busy.program_s += sum(o.seconds for o in outcomes)
+            events.put(("answer", request, outcomes))
+            events.put(("run free", None, None))
+        except BaseException as exc:  # noqa: BLE001
+            events.put(("error", None, exc))
         finally:
             self.busy.add("sandbox", start, time.monotonic())
-        with self.busy.lock:
-            self.busy.programs += len(outcomes)
-            self.busy.program_s += sum(o.seconds for o in outcomes)
-        return outcomes
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(
@@ -164,8 +175,9 @@ class Scheduler:
         opt = self.options
         model_pool = ThreadPoolExecutor(max(1, opt.model_slots), thread_name_prefix="multiplt-model")
         run_pool = ThreadPoolExecutor(max(1, opt.sandbox_slots), thread_name_prefix="multiplt-run")
-        futures: dict[Future[list[Any]], list[Generate] | Run] = {}
+        events: queue.Queue[Event] = queue.Queue()
         model_busy = 0
+        runs_busy = 0
         active = 0
         last_tick = time.monotonic()
 
@@ -174,6 +186,31 @@ class Scheduler:
             active -= 1
             self.finished += 1
             on_finished(owner)
+
+        def handle(kind: str, req: Request | None, payload: Any) -> None:
+            nonlocal model_busy, runs_busy
+            if kind == "error":
+                raise payload  # a backend or sandbox failure ends the build: the store keeps the rest
+            if kind == "model free":
+                model_busy -= 1
+                return
+            if kind == "run free":
+                runs_busy -= 1
+                return
+            assert req is not None
+            owner = req.owner
+            if owner.failed is not None:
+                owner.outstanding -= 1
+            else:
+                try:
+                    self._enqueue(answered(req, payload))
+                except Exception as exc:  # noqa: BLE001 - one unit's bug is its own counted drop
+                    owner.failed = f"{type(exc).__name__}: {exc}"
+                    owner.outstanding -= 1
+                    if os.environ.get("MULTIPLT_DEBUG"):
+                        traceback.print_exc(file=sys.stderr)
+            if owner.outstanding == 0:
+                finish(owner)
 
         try:
             while True:
@@ -196,51 +233,30 @@ class Scheduler:
                         self._enqueue(first)
                     else:
                         finish(owner)
-                running_runs = len(futures) - model_busy
-                turn_ok_model = opt.pipelined or (running_runs == 0 and not self._run_q)
-                while self._model_q and model_busy < opt.model_slots and turn_ok_model:
-                    batch = self._next_batch()
-                    futures[model_pool.submit(self._generate, batch)] = batch
+                # Dispatch; taking turns (the baseline) means neither side starts while the other works.
+                turn_model = opt.pipelined or (runs_busy == 0 and not self._run_q)
+                while self._model_q and model_busy < opt.model_slots and turn_model:
+                    model_pool.submit(self._generate, self._next_batch(), events)
                     model_busy += 1
-                turn_ok_run = opt.pipelined or model_busy == 0
-                while self._run_q and (len(futures) - model_busy) < opt.sandbox_slots and turn_ok_run:
-                    req = self._run_q.popleft()
-                    futures[run_pool.submit(self._run, req)] = req
-                if not futures:
+                turn_run = opt.pipelined or model_busy == 0
+                while self._run_q and runs_busy < opt.sandbox_slots and turn_run:
+                    run_pool.submit(self._run, self._run_q.popleft(), events)
+                    runs_busy += 1
+                if not model_busy and not runs_busy and events.empty():
                     if self.exhausted and active == 0:
                         break
-                    if not self._model_q and not self._run_q and self.exhausted:
+                    if self.exhausted and not self._model_q and not self._run_q:
                         raise RuntimeError(f"scheduler stalled with {active} unit(s) in flight")
                     continue
-                done, _ = wait(list(futures), timeout=opt.tick_s, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    what = futures.pop(fut)
-                    result = fut.result()  # a backend or sandbox failure ends the build: the store keeps the rest
-                    pairs: list[tuple[Request, Any]]
-                    if isinstance(what, list):
-                        model_busy -= 1
-                        pairs = list(zip(what, result, strict=True))
-                    else:
-                        pairs = [(what, result)]
-                    for req, answer in pairs:
-                        owner = req.owner
-                        if owner.failed is not None:
-                            owner.outstanding -= 1
-                        else:
-                            try:
-                                self._enqueue(answered(req, answer))
-                            except Exception as exc:  # noqa: BLE001 - one unit's bug is its own counted drop
-                                owner.failed = f"{type(exc).__name__}: {exc}"
-                                owner.outstanding -= 1
-                                if os.environ.get("MULTIPLT_DEBUG"):
-                                    traceback.print_exc(file=sys.stderr)
-                        if owner.outstanding == 0:
-                            finish(owner)
+                try:
+                    handle(*events.get(timeout=opt.tick_s))
+                    while True:
+                        handle(*events.get_nowait())
+                except queue.Empty:
+                    pass
                 if on_tick is not None and time.monotonic() - last_tick >= opt.tick_s:
                     last_tick = time.monotonic()
                     on_tick()
         finally:
-            for fut in futures:
-                fut.cancel()
             model_pool.shutdown(wait=True, cancel_futures=True)
             run_pool.shutdown(wait=True, cancel_futures=True)

@@ -78,7 +78,9 @@ class TranslateWork:
 
     def _round(self) -> Generate:
         base = self.config.sampling(self.lang)
-        sampling = dataclasses.replace(base, n=self.policy.round_size(self.drawn), seed=base.seed + self.drawn)
+        sampling = dataclasses.replace(
+            base, n=self.policy.round_size(self.drawn), seed=base.seed + self.drawn
+        )
         return Generate(translate_stage(self.language), self.job.prompt, sampling, self._sampled, self.owner)
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:

@@ -125,7 +125,9 @@ class FunctionUnit(Owner):
                 language, selected, {tested.id: tested}, work.drawn, {tested.id: len(work.passing)}
             )
             ctx.writer.add(language, tested.id, rows[language])
-        ctx.writer.add(INSTRUCTION_POOL if ctx.mixed else INSTRUCTIONS, tested.id, instruction_rows(tested, rows))
+        ctx.writer.add(
+            INSTRUCTION_POOL if ctx.mixed else INSTRUCTIONS, tested.id, instruction_rows(tested, rows)
+        )
         row = parallel_row(tested, rows, ctx.targets)
         if row is not None:
             ctx.writer.add(PARALLEL, tested.id, [row])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -123,6 +123,7 @@ def cached_generate(
     stage: str = STAGE,
     chunk_size: int | None = None,
     stats: GenerationStats | None = None,
+    on_prompt: Callable[[int, list[Completion]], None] | None = None,
 ) -> list[list[Completion]]:
     """`llm.generate` behind the work store: only samples the store lacks ever reach the model.
 
@@ -130,6 +131,8 @@ def cached_generate(
     chunk is stored as soon as it is back, so a killed run loses at most the chunk in flight; a
     backend with `streams_samples = True` takes an `on_sample` callback and each sample is stored the
     moment it is done, so a kill loses only the samples still being written.
+    `on_prompt(i, completions)` is called as soon as every sample of prompt i is known (at once for
+    a prompt the store answers whole), so a caller can act on one prompt while others still decode.
     Counters: `llm.calls` (backend calls), `llm.samples` and `llm.tokens` (generated), `llm.cache_hits`,
     each also per stage as `llm.<stage>.<name>`.
     """
@@ -153,6 +156,26 @@ def cached_generate(
         missing = [i for i, k in enumerate(ks) if k not in found]
         for start, length in _runs(missing):
             todo.setdefault((start, length), []).append(pi)
+    # Which prompts wait on which key, so a prompt is announced the moment its last sample lands.
+    waiting: dict[str, list[int]] = {}
+    left = [0] * len(prompts)
+    for pi, ks in enumerate(keys):
+        for k in ks:
+            if k not in found:
+                waiting.setdefault(k, []).append(pi)
+                left[pi] += 1
+
+    def announce(ks: Sequence[str]) -> None:
+        for k in ks:
+            for pi in waiting.pop(k, ()):
+                left[pi] -= 1
+                if left[pi] == 0 and on_prompt is not None:
+                    on_prompt(pi, [found[x] for x in keys[pi]])
+
+    if on_prompt is not None:
+        for pi, ks in enumerate(keys):
+            if left[pi] == 0:
+                on_prompt(pi, [found[k] for k in ks])
     hits = sum(1 for ks in keys for k in ks if k in found)
     stats.hits += hits
     if store is not None and hits:
@@ -170,6 +193,7 @@ def cached_generate(
         if not new:
             return
         stored.update(new)
+        found.update(new)
         ntok = sum(c.tokens for c in new.values())
         stats.generated += len(new)
         stats.tokens += ntok
@@ -180,6 +204,7 @@ def cached_generate(
                 counts[name] = value
                 counts[name.replace("llm.", f"llm.{stage}.", 1)] = value
             store.put_many(STAGE, {k: c.to_json() for k, c in new.items()}, counts)
+        announce(list(new))
 
     stored: dict[str, Completion] = {}
     for (start, length), indices in sorted(todo.items()):
@@ -205,9 +230,6 @@ def cached_generate(
                     for j, comp in enumerate(comps)
                 }
             )
-            for pi, comps in zip(chunk, out, strict=True):
-                for j, comp in enumerate(comps):
-                    found[keys[pi][start + j]] = comp
             stats.calls += 1
             if persist:
                 assert store is not None
