@@ -171,7 +171,9 @@ def test_sigkill_at_random_points_then_resume_repeats_nothing(tmp_path: Path) ->
         kills += 1
         seen.append(WorkStore(out / "store.sqlite").counters())
     assert kills >= 2, "the build was killed midway at least twice"
-    assert any(c.get("llm.translate/racket.samples", 0) for c in seen), "a kill landed after translation began"
+    assert any(c.get("llm.translate/racket.samples", 0) for c in seen), (
+        "a kill landed after translation began"
+    )
     proc = run_script(src, out, 0.0, shard_rows=1)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0 and "DONE" in stdout, stderr
