@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from multiplt import compilers  # noqa: E402
 from multiplt.build import STORE_NAME, BuildConfig, BuildResult, run_build  # noqa: E402
-from multiplt.factory.scheduler import Busy  # noqa: E402
 from multiplt.llm import Completion, Sampling  # noqa: E402
 from multiplt.records import PyFunction  # noqa: E402
 
@@ -213,8 +212,8 @@ def humaneval_functions(count: int) -> tuple[list[PyFunction], dict[str, list[st
 
 def _busy_row(label: str, r: BuildResult, concurrency: int) -> list[object]:
     assert r.busy is not None
-    engine = Busy.union(r.busy.engine)
-    sandbox = Busy.union(r.busy.sandbox)
+    engine = r.busy.engine.seconds
+    sandbox = r.busy.sandbox.seconds
     pool = r.busy.program_s / concurrency
     larger = max(engine, sandbox)
     fl = sum(r.funnel.stage(f"prepare/{t}").kept for t in compilers.names())
@@ -263,7 +262,7 @@ def part_b(args: argparse.Namespace) -> str:
             fast = Latency()
             r = one("engine fast", fast, True)
             assert r.busy is not None
-            engine, box = Busy.union(r.busy.engine), Busy.union(r.busy.sandbox)
+            engine, box = r.busy.engine.seconds, r.busy.sandbox.seconds
             one("engine fast", fast, False)
             # The slow engine is the same latency model scaled so the model takes about twice the
             # sandboxes' time: calibrated on the run above, stated in the table.

@@ -40,30 +40,42 @@ Event = tuple[
 ]  # ("answer", request, result) | ("model free" | "run free", None, None) | ("error", None, exc)
 
 
+class BusyClock:
+    """Seconds during which at least one call of a kind was in flight, kept in O(1) memory."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._active = 0
+        self._since = 0.0
+
+    def start(self, now: float) -> None:
+        if self._active == 0:
+            self._since = now
+        self._active += 1
+
+    def stop(self, now: float) -> None:
+        self._active -= 1
+        if self._active == 0:
+            self.seconds += now - self._since
+
+
 @dataclass
 class Busy:
     """When the engine and the sandboxes were working: the benchmark's and the progress line's source."""
 
-    engine: list[tuple[float, float]] = field(default_factory=list)
-    sandbox: list[tuple[float, float]] = field(default_factory=list)
+    engine: BusyClock = field(default_factory=BusyClock)
+    sandbox: BusyClock = field(default_factory=BusyClock)
     program_s: float = 0.0
     programs: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, which: str, start: float, end: float) -> None:
+    def start(self, which: str) -> None:
         with self.lock:
-            getattr(self, which).append((start, end))
+            getattr(self, which).start(time.monotonic())
 
-    @staticmethod
-    def union(intervals: list[tuple[float, float]]) -> float:
-        """Seconds covered by at least one interval."""
-        total, last = 0.0, float("-inf")
-        for start, end in sorted(intervals):
-            if end <= last:
-                continue
-            total += end - max(start, last)
-            last = end
-        return total
+    def stop(self, which: str) -> None:
+        with self.lock:
+            getattr(self, which).stop(time.monotonic())
 
 
 @dataclass
@@ -132,7 +144,7 @@ class Scheduler:
     # -- work done in the pools --------------------------------------------------------------------
     def _generate(self, batch: list[Generate], events: queue.Queue[Event]) -> None:
         """One engine call; each prompt's answer is posted the moment its last sample is known."""
-        start = time.monotonic()
+        self.busy.start("engine")
         try:
             first = batch[0]
             cached_generate(
@@ -148,10 +160,10 @@ class Scheduler:
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which ends the build with it
             events.put(("error", None, exc))
         finally:
-            self.busy.add("engine", start, time.monotonic())
+            self.busy.stop("engine")
 
     def _run(self, request: Run, events: queue.Queue[Event]) -> None:
-        start = time.monotonic()
+        self.busy.start("sandbox")
         try:
             outcomes = run_cached(self.store, self.runner, request.programs)
             with self.busy.lock:
@@ -162,7 +174,7 @@ class Scheduler:
         except BaseException as exc:  # noqa: BLE001
             events.put(("error", None, exc))
         finally:
-            self.busy.add("sandbox", start, time.monotonic())
+            self.busy.stop("sandbox")
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(
@@ -258,5 +270,7 @@ class Scheduler:
                     last_tick = time.monotonic()
                     on_tick()
         finally:
-            model_pool.shutdown(wait=True, cancel_futures=True)
-            run_pool.shutdown(wait=True, cancel_futures=True)
+            # Normally nothing is in flight here. After an error or Ctrl-C, do not wait for an engine
+            # call to end: whatever it still finishes is stored, and the rest is asked again next time.
+            model_pool.shutdown(wait=False, cancel_futures=True)
+            run_pool.shutdown(wait=False, cancel_futures=True)

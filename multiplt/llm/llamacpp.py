@@ -122,6 +122,7 @@ class LlamaCppLLM:
         self.last_stats = DecodeStats()
         self.tokens_out = 0
         """Tokens decoded by this engine so far, updated as each is decoded (for live progress)."""
+        self._closing = False
         self._lock = threading.Lock()
         threads = n_threads or default_threads()
         self.n_threads = threads
@@ -274,6 +275,8 @@ class LlamaCppLLM:
             return True
 
         while queue or active:
+            if self._closing:
+                raise LLMError("the model was closed while it generated")
             # Admit waiting samples while there are free sequences and KV cells for them.
             while queue and free:
                 g = queue[0]
@@ -316,6 +319,16 @@ class LlamaCppLLM:
         return out
 
     def close(self) -> None:
+        """Free the model; a generation still running in another thread stops at its next step first."""
+        self._closing = True
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            with lock:
+                self._free()
+        else:
+            self._free()
+
+    def _free(self) -> None:
         lc = self._lc
         if getattr(self, "_batch", None) is not None:
             lc.llama_batch_free(self._batch)

@@ -71,7 +71,7 @@ def extract_functions(
     funnel: Funnel,
     filters: Sequence[Filter],
     *,
-    seen_hashes: set[str] | None = None,
+    seen_hashes: set[int] | None = None,
     benchmarks: Sequence[Benchmark] = (),
 ) -> Iterator[PyFunction]:
     """The functions of one module that pass every filter; a module that does not parse is one drop."""
@@ -87,7 +87,7 @@ def extract_functions(
         funnel.seen(FUNCTIONS)
         reason = next((r for f in filters if (r := f.check(raw)) is not None), None)
         if reason is None and seen_hashes is not None:
-            h = normalized_hash(raw)
+            h = int(normalized_hash(raw)[:16], 16)  # 64 bits: a third of the memory of the hex string
             if h in seen_hashes:
                 reason = "duplicate"
             else:
@@ -130,7 +130,7 @@ def load_functions(
             benches.append(load_benchmark(path))
         except (OSError, ValueError) as exc:
             raise SourceError(f"cannot read benchmark {path}: {exc}") from None
-    seen: set[str] | None = set() if config.dedup else None
+    seen: set[int] | None = set() if config.dedup else None
     kept = 0
     for origin, text in read_source(str(source), funnel, kind=config.kind, column=config.column):
         for fn in extract_functions(origin, text, funnel, filters, seen_hashes=seen, benchmarks=benches):
