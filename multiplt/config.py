@@ -92,4 +92,7 @@ class BuildConfig:
         return self.enough > 0
 
     def runtimes(self) -> list[str]:
-        return ["python", *(compilers.get(t).runtime for t in self.targets)]
+        """The sandbox runtimes the build's stages declare they need."""
+        from multiplt.factory.stages import needs
+
+        return list(needs(self.targets).runtimes)
