@@ -54,6 +54,7 @@ POLICIES: list[tuple[str, dict[str, Any]]] = [
     ("fixed N=30 (MultiPL-T)", dict(enough=0)),
     ("K=1 R=5", dict(enough=1, round=5, give_up=None)),
     ("K=1 R=5 give-up 10", dict(enough=1, round=5, give_up=10)),
+    ("K=1 R=5 give-up 20 (default)", dict(enough=1, round=5, give_up=20)),
     ("K=1 R=10 give-up 20", dict(enough=1, round=10, give_up=20)),
     ("K=2 R=5", dict(enough=2, round=5, give_up=None)),
     ("K=2 R=5 give-up 10", dict(enough=2, round=5, give_up=10)),
@@ -260,13 +261,13 @@ def part_b(args: argparse.Namespace) -> str:
         with Sandbox(languages=["python", *targets], concurrency=concurrency) as sandbox:
             sandbox.start()
             fast = Latency()
-            r = one("engine fast", fast, True)
-            assert r.busy is not None
-            engine, box = r.busy.engine.seconds, r.busy.sandbox.seconds
-            one("engine fast", fast, False)
-            # The slow engine is the same latency model scaled so the model takes about twice the
-            # sandboxes' time: calibrated on the run above, stated in the table.
-            slow = Latency(scale=max(1.0, 2.0 * box / max(engine, 1e-6)))
+            one("engine fast", fast, True)
+            turns = one("engine fast", fast, False)
+            assert turns.busy is not None
+            # The slow engine is the same latency model scaled so the model alone takes about 2.5x the
+            # sandboxes' time (calibrated on the turn-taking run, where each side works alone).
+            engine, box = turns.busy.engine.seconds, turns.busy.sandbox.seconds
+            slow = Latency(scale=max(3.0, round(2.5 * box / max(engine, 1e-6))))
             one(f"engine slow (x{slow.scale:.0f})", slow, True)
             one(f"engine slow (x{slow.scale:.0f})", slow, False)
     finally:

@@ -18,7 +18,7 @@ EXECUTORS = ("local", "ray")
 
 # Defaults of the adaptive policy; the reasons for each are in README "The factory".
 ROUND = 5
-ENOUGH = 2
+ENOUGH = 1
 GIVE_UP = 20
 
 
