@@ -62,7 +62,6 @@ class TestWork:
         self.prefix = assert_prefix(fn)
         self.lines = body_range(fn)
         self.drawn = 0
-        self.tokens = 0
         self.asserts: dict[str, AssertReport | None] = {}
 
     @property
@@ -86,7 +85,6 @@ class TestWork:
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:
         self.drawn += len(samples)
-        self.tokens += sum(c.tokens for c in samples)
         self.report.samples += len(samples)
         self.report.tokens += sum(c.tokens for c in samples)
         new: list[str] = []
