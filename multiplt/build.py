@@ -108,16 +108,16 @@ def make_executor(config: BuildConfig, store: WorkStore, llm: LLM | None, sandbo
     return LocalExecutor(llm, sandbox, owns=tuple(owns))
 
 
-def fingerprint(config: BuildConfig, model_id: str) -> str:
-    """What the rows depend on: a folder's shards from other settings are not mixed with new ones."""
-    settings = {k: v for k, v in asdict(config).items() if k not in SCHEDULING}
-    return content_hash(json.dumps(settings, sort_keys=True, default=str), model_id)
-
-
 def _settings(config: BuildConfig, model_id: str) -> dict[str, Any]:
+    """The settings the rows depend on, the model included (the card shows them)."""
     settings = {k: v for k, v in asdict(config).items() if k not in SCHEDULING}
     settings["model_id"] = model_id or "?"
     return settings
+
+
+def fingerprint(config: BuildConfig, model_id: str) -> str:
+    """What the rows depend on: a folder's shards from other settings are not mixed with new ones."""
+    return content_hash(json.dumps(_settings(config, model_id), sort_keys=True, default=str))
 
 
 def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: BuildConfig) -> str:

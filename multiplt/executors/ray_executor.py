@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from multiplt.engines import make_llm, make_sandbox
+from multiplt.engines import close_quietly, make_llm, make_sandbox
 from multiplt.llm.base import LLM, Completion, Sampling
 from multiplt.records import Outcome, Program
 from multiplt.store import WorkStore
@@ -81,9 +81,7 @@ class Replica:
         return self.llm.generate(prompts, sampling)
 
     def close(self) -> None:
-        close = getattr(self.llm, "close", None)
-        if callable(close):
-            close()
+        close_quietly(self.llm)
 
 
 class NodeWorker:
@@ -96,8 +94,18 @@ class NodeWorker:
         return self.sandbox.run(programs)
 
     def close(self) -> None:
-        if hasattr(self.sandbox, "close"):
-            self.sandbox.close()
+        close_quietly(self.sandbox)
+
+
+def _close_actors(actors: list[Any]) -> None:
+    """Let each actor close what it holds, then stop it. A dead one has nothing left to close (a dead
+    node's containers are swept by the next Sandbox started there)."""
+    for actor in actors:
+        try:
+            ray.get(actor.close.remote(), timeout=60)
+        except Exception:  # noqa: BLE001
+            pass
+        ray.kill(actor)
 
 
 def _note(message: str, enabled: bool) -> None:
@@ -168,12 +176,7 @@ class RayLLM:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        for actor in self._all:
-            try:
-                ray.get(actor.close.remote(), timeout=60)
-            except Exception:  # noqa: BLE001 - a dead replica has nothing left to close
-                pass
-            ray.kill(actor)
+        _close_actors(self._all)
         self._all.clear()
 
 
@@ -244,12 +247,7 @@ class RayRunner:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        for worker in list(self._workers.values()):
-            try:
-                ray.get(worker.close.remote(), timeout=60)
-            except Exception:  # noqa: BLE001 - a dead node's containers are swept by the next Sandbox there
-                pass
-            ray.kill(worker)
+        _close_actors(list(self._workers.values()))
         self._workers.clear()
 
 

@@ -9,7 +9,6 @@ as MultiPL-T did.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,10 +76,8 @@ class TranslateWork:
         return [self._round()]
 
     def _round(self) -> Generate:
-        base = self.config.sampling(self.lang)
-        sampling = dataclasses.replace(
-            base, n=self.policy.round_size(self.drawn), seed=base.seed + self.drawn
-        )
+        size = self.policy.round_size(self.drawn)
+        sampling = self.config.sampling(self.lang).samples(self.drawn, size)
         return Generate(translate_stage(self.language), self.job.prompt, sampling, self._sampled, self.owner)
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:

@@ -51,6 +51,11 @@ class Sampling:
         if isinstance(self.stop, str | list):
             object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
 
+    def samples(self, first: int, count: int) -> Sampling:
+        """Samples `first` … `first + count - 1` of this sampling, each with the seed it has in a
+        request for all of them (so rounds, resumed runs and fixed-N runs draw the very same samples)."""
+        return dataclasses.replace(self, n=count, seed=self.seed + first)
+
     def cache_key(self) -> str:
         """The settings that change what sample i is; `n` and `seed` are not among them (see cached_generate)."""
         return json.dumps(
@@ -208,7 +213,7 @@ def cached_generate(
 
     stored: dict[str, Completion] = {}
     for (start, length), indices in sorted(todo.items()):
-        sub = dataclasses.replace(sampling, n=length, seed=sampling.seed + start)
+        sub = sampling.samples(start, length)
         for c in range(0, len(indices), size):
             chunk = indices[c : c + size]
             if streams:

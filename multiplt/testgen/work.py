@@ -9,7 +9,6 @@ in sample order, exactly as a fixed-k run picks them.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 from multiplt.factory.requests import Generate, Owner, Request, Run
@@ -79,8 +78,7 @@ class TestWork:
     def _round(self) -> Generate:
         cfg = self.config
         size = min(cfg.round, self.k - self.drawn) if cfg.stop_early else self.k
-        base = cfg.sampling()
-        sampling = dataclasses.replace(base, n=size, seed=base.seed + self.drawn)
+        sampling = cfg.sampling().samples(self.drawn, size)
         return Generate(STAGE, self.prompt, sampling, self._sampled, self.owner)
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:
