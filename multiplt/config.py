@@ -17,7 +17,7 @@ Strategy = Literal["all", "first", "random"]
 EXECUTORS = ("local", "ray")
 
 # Defaults of the adaptive policy; the reasons for each are in README "The factory".
-ROUND = 5
+ROUND = 2
 ENOUGH = 1
 GIVE_UP = 20
 
