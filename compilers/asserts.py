@@ -12,9 +12,12 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pytypes import Unsupported
+
+if TYPE_CHECKING:
+    from .units import PySignature
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,11 @@ def _call(name: str, args: list[Any], node: ast.expr) -> Any:
     raise Unsupported(f"not a literal value: {ast.unparse(node)}")
 
 
-def parse_assert(source: str, fn_name: str, param_names: list[str] | None = None) -> ParsedAssert:
-    """Parse one `assert` statement about `fn_name`; `Unsupported` with the reason when it is not one."""
+def parse_assert(
+    source: str, fn_name: str, param_names: list[str] | None = None, signature: PySignature | None = None
+) -> ParsedAssert:
+    """Parse one `assert` statement about `fn_name`; `Unsupported` with the reason when it is not one.
+    With the function's `signature` the arguments are bound as Python binds them (keywords, defaults)."""
     try:
         tree = ast.parse(source.strip())
     except SyntaxError as e:
@@ -117,7 +123,7 @@ def parse_assert(source: str, fn_name: str, param_names: list[str] | None = None
         raise Unsupported("not a single assert statement")
     test = tree.body[0].test
     call, expected, tol = _split(test, fn_name)
-    args = _arguments(call, param_names)
+    args = _arguments(call, param_names, signature)
     return ParsedAssert(source=source.strip(), args=args, expected=expected, tol=tol)
 
 
@@ -158,10 +164,14 @@ def _split(test: ast.expr, fn_name: str) -> tuple[ast.Call, Any, float | None]:
     raise Unsupported(f"not an `{fn_name}(...) == value` assert")
 
 
-def _arguments(call: ast.Call, param_names: list[str] | None) -> tuple[Any, ...]:
-    if any(isinstance(a, ast.Starred) for a in call.args):
+def _arguments(
+    call: ast.Call, param_names: list[str] | None, signature: PySignature | None
+) -> tuple[Any, ...]:
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords):
         raise Unsupported("starred arguments")
     args = [literal(a) for a in call.args]
+    if signature is not None:
+        return signature.bind(args, {str(kw.arg): literal(kw.value) for kw in call.keywords})
     if call.keywords:
         if param_names is None:
             raise Unsupported("keyword arguments without known parameter names")

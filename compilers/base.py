@@ -37,6 +37,7 @@ from .pytypes import (
     show,
     unify,
 )
+from .units import NO_DEFAULT, PySignature, function_node, signature_of, unit_of
 
 # Floats are compared with math.isclose semantics: a translation that sums in another order must not be
 # thrown away for the last bits. Ints are compared exactly (the tolerance applies only where the
@@ -106,6 +107,13 @@ class Language:
     words: ClassVar[dict[str, str]] = {}
     int_range: ClassVar[tuple[int, int] | None] = (-(2**63), 2**63 - 1)
     int_range_reason: ClassVar[str] = "integer beyond 64 bits"
+    # whether the signature can give parameters default values (calls are complete either way)
+    has_defaults: ClassVar[bool] = False
+    # stop sequences of a unit's prompt: those that open a new definition are left out, as a unit's
+    # completion goes on through its helpers to the function itself
+    unit_stop_sequences: ClassVar[list[str]] = ["\n```"]
+    # a top-level definition (function or value) and the name it defines, for cutting a unit
+    definition_pattern: ClassVar[str] = ""
 
     @property
     def runtime(self) -> str:
@@ -214,30 +222,76 @@ class Language:
 
     def prompt(self, fn: PyFunction, types: TypeSignature | None = None, *, python_body: bool = True) -> str:
         """Doc comment (docstring reworded, doctests translated), optionally the Python source as a
-        comment above it (MultiPL-T's best prompt), then the signature; ends where the body starts."""
-        params = python_params(fn)
-        sig_types = self._signature_types(fn, params, types)
+        comment above it (MultiPL-T's best prompt), then the signature; ends where the body starts.
+
+        A function that carries helpers is a unit: the comment shows all of its Python (it is shown
+        even without `python_body`, as nothing else says what the helpers do) and the prompt opens
+        the first helper, so the model writes the helpers first and then the function."""
+        unit = unit_of(fn)
+        sig = signature_of(fn)
+        params = sig.names if sig is not None else python_params(fn)
         parts = [self.prompt_header()]
+        if unit.is_unit:
+            parts.append(self.python_comment(unit.python(), unit=True))
+            first = unit.helpers[0]
+            parts.append(self.doc_comment(self.reword(inspect.cleandoc(first.docstring))))
+            parts.append(
+                self.helper_signature(self.ident(first.name), [self.ident(p) for p in first.signature.names])
+            )
+            return "".join(p for p in parts if p)
+        sig_types = self._signature_types(fn, params, types)
         if python_body:
-            parts.append(self.python_comment(fn.source))
-        doc = self.translate_doctests(inspect.cleandoc(fn.docstring or ""), fn.name, sig_types)
+            parts.append(self.python_comment(unit.python()))
+        doc = self.translate_doctests(inspect.cleandoc(fn.docstring or ""), fn.name, sig_types, sig)
         parts.append(self.doc_comment(doc))
-        parts.append(self.signature(self.ident(fn.name), [self.ident(p) for p in params], sig_types))
+        defaults = self.signature_defaults(sig, sig_types) if sig is not None else None
+        parts.append(
+            self.signature(self.ident(fn.name), [self.ident(p) for p in params], sig_types, defaults)
+        )
         return "".join(p for p in parts if p)
 
     def prompt_header(self) -> str:
         return ""
 
-    def python_comment(self, source: str) -> str:
-        lines = ["This function translates the following Python code:", *source.rstrip().splitlines()]
+    def python_comment(self, source: str, *, unit: bool = False) -> str:
+        lines = [python_intro(unit), *source.rstrip().splitlines()]
         return "".join(f"{self.line_comment} {line}".rstrip() + "\n" for line in lines)
 
     def doc_comment(self, doc: str) -> str:
         return "".join(f"{self.line_comment} {line}".rstrip() + "\n" for line in doc.splitlines())
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
-        """The function's first line(s); `types` is the parameter types then the result type."""
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
+        """The function's first line(s); `types` is the parameter types then the result type and
+        `defaults` each parameter's default as a target literal (only where the target has defaults)."""
         raise NotImplementedError
+
+    def helper_signature(self, name: str, params: list[str]) -> str:
+        """A carried helper's first line: untyped, as its types are never observed."""
+        return self.signature(name, params, None)
+
+    def signature_defaults(self, sig: PySignature, types: list[Type] | None) -> list[str | None] | None:
+        """Each parameter's literal default in the target's syntax, None where it has none; None for a
+        target without default arguments (its calls are always complete)."""
+        if not self.has_defaults:
+            return None
+        out: list[str | None] = []
+        for i, p in enumerate(sig.params):
+            if p.default is NO_DEFAULT:
+                out.append(None)
+                continue
+            t = types[i] if types is not None and i < len(types) - 1 and types[i] != ANY else None
+            try:
+                out.append(self.value(p.default, t if t is not None else infer(p.default)))
+            except Unsupported:
+                out.append(None)
+        # defaults must trail (Julia, Racket): one left out makes those before it plain parameters
+        for i in range(len(out) - 1, -1, -1):
+            if out[i] is None:
+                out[:i] = [None] * i
+                break
+        return out
 
     def completion_returning(self, expr: str) -> str:
         """A completion whose body just returns `expr`: stand-in candidates (an identity function, a
@@ -259,44 +313,71 @@ class Language:
             doc = re.sub(rf"\b{re.escape(word)}\b", target, doc)
         return doc
 
-    def translate_doctests(self, doc: str, fn_name: str, types: list[Type] | None) -> str:
+    def translate_doctests(
+        self, doc: str, fn_name: str, types: list[Type] | None, sig: PySignature | None = None
+    ) -> str:
         """`>>> f(args)` examples and their result lines in the target's call syntax; every other line
-        reworded (a line that cannot be translated is reworded too)."""
+        reworded. An example the target cannot express is removed with its output: left as Python it
+        would teach the model Python in the target's comments."""
         lines = doc.splitlines()
         out: list[str] = []
         i = 0
         while i < len(lines):
             line = lines[i]
             stripped = line.strip()
-            if (
-                stripped.startswith(">>> ")
-                and i + 1 < len(lines)
-                and not lines[i + 1].strip().startswith(">>>")
+            if not stripped.startswith(">>>"):
+                out.append(self.reword(line))
+                i += 1
+                continue
+            end = i + 1
+            while end < len(lines) and lines[end].strip().startswith("..."):
+                end += 1
+            result_end = end
+            while (
+                result_end < len(lines)
+                and lines[result_end].strip()
+                and not lines[result_end].strip().startswith(">>>")
             ):
-                try:
-                    call = ast.parse(stripped[4:], mode="eval").body
-                    result = literal(ast.parse(lines[i + 1].strip(), mode="eval").body)
-                    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
-                        raise Unsupported("not a call")
-                    if call.func.id != fn_name or call.keywords:
-                        raise Unsupported("not a call of the function")
-                    args = [literal(a) for a in call.args]
-                    arg_types = (
-                        types[:-1] if types and len(types) == len(args) + 1 else [infer(a) for a in args]
-                    )
-                    res_type = types[-1] if types else infer(result)
-                    rendered = self.call(
-                        self.ident(fn_name), [self.value(a, t) for a, t in zip(args, arg_types, strict=True)]
-                    )
-                    indent = line[: len(line) - len(line.lstrip())]
-                    out += [f"{indent}>>> {rendered}", f"{indent}{self.value(result, res_type)}"]
-                    i += 2
-                    continue
-                except (SyntaxError, Unsupported, ValueError):
-                    pass
-            out.append(self.reword(line))
-            i += 1
+                result_end += 1
+            rendered = None
+            if end == i + 1 and result_end == end + 1:
+                rendered = self._doctest(stripped[3:].strip(), lines[end].strip(), fn_name, types, sig)
+            if rendered is not None:
+                indent = line[: len(line) - len(line.lstrip())]
+                out += [f"{indent}>>> {rendered[0]}", f"{indent}{rendered[1]}"]
+            i = result_end
         return "\n".join(out)
+
+    def _doctest(
+        self, source: str, result_line: str, fn_name: str, types: list[Type] | None, sig: PySignature | None
+    ) -> tuple[str, str] | None:
+        """One example as (call, result) in the target, or None when the target cannot express it."""
+        try:
+            call = ast.parse(source, mode="eval").body
+            result = literal(ast.parse(result_line, mode="eval").body)
+            if (
+                not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name))
+                or call.func.id != fn_name
+            ):
+                return None
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords
+            ):
+                return None
+            args = [literal(a) for a in call.args]
+            keywords = {str(k.arg): literal(k.value) for k in call.keywords}
+            if sig is not None:
+                args = list(sig.bind(args, keywords))
+            elif keywords:
+                return None
+            arg_types = types[:-1] if types and len(types) == len(args) + 1 else [infer(a) for a in args]
+            res_type = types[-1] if types else infer(result)
+            rendered = self.call(
+                self.ident(fn_name), [self.value(a, t) for a, t in zip(args, arg_types, strict=True)]
+            )
+            return rendered, self.value(result, res_type)
+        except (SyntaxError, Unsupported, ValueError, RecursionError, MemoryError):
+            return None
 
     # ----- test suites -----------------------------------------------------------------------------
 
@@ -304,15 +385,21 @@ class Language:
         return f"{fn}({', '.join(args)})"
 
     def compile_tests(
-        self, fn_name: str, asserts: Sequence[str], types: TypeSignature | None = None
+        self,
+        fn_name: str,
+        asserts: Sequence[str],
+        types: TypeSignature | None = None,
+        signature: PySignature | None = None,
     ) -> CompiledSuite:
-        """Each assert compiled on its own; one the target cannot express is dropped with its reason."""
+        """Each assert compiled on its own; one the target cannot express is dropped with its reason.
+        With the function's `signature`, a call that names arguments or leaves defaults out becomes a
+        complete positional call."""
         param_names = [p for p, _ in types.params] if types is not None else None
         parsed: list[tuple[int, ParsedAssert]] = []
         dropped: list[tuple[str, str]] = []
         for i, src in enumerate(asserts, 1):
             try:
-                parsed.append((i, parse_assert(src, fn_name, param_names)))
+                parsed.append((i, parse_assert(src, fn_name, param_names, signature)))
             except Unsupported as e:
                 dropped.append((src, str(e)))
         sig: list[Type] | None = None
@@ -375,14 +462,22 @@ class Language:
 
     # ----- cleaning --------------------------------------------------------------------------------
 
-    def clean(self, prompt: str, completion: str) -> str | None:
-        """The function (signature from the prompt + completion) cut where the function ends."""
-        return cleaner.clean(self, prompt, completion)
+    def clean(self, prompt: str, completion: str, unit: Sequence[str] | None = None) -> str | None:
+        """The function (signature from the prompt + completion) cut where the function ends; for a
+        translation unit (`unit`: the names it defines), its helpers and then the function."""
+        return cleaner.clean(self, prompt, completion, unit)
 
     def signature_start(self, prompt: str) -> int:
         """Where the function's own text starts in the prompt: the last line opening a definition."""
         starts = [m.start() for m in re.finditer(self.sig_pattern, prompt, flags=re.MULTILINE)]
         return starts[-1] if starts else 0
+
+
+def python_intro(unit: bool) -> str:
+    """The line above the Python source in a prompt; a unit's asks for its helpers first."""
+    if unit:
+        return "These functions translate the following Python code, helpers first:"
+    return "This function translates the following Python code:"
 
 
 def _sort_key(v: Any) -> tuple[str, str]:
@@ -407,32 +502,18 @@ def _parse_or_any(text: str) -> Type:
 
 
 def python_params(fn: PyFunction) -> list[str]:
-    """The function's positional parameter names, read from its source."""
-    node = _def_node(fn)
-    if node is None:
-        return []
-    return [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg not in {"self", "cls"}]
-
-
-def _def_node(fn: PyFunction) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    for src in (fn.source, f"{fn.signature}\n    pass" if fn.signature.rstrip().endswith(":") else ""):
-        try:
-            tree = ast.parse(inspect.cleandoc(src) if src.startswith((" ", "\t")) else src)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                return node
-    return None
+    """The function's parameter names (keyword-only ones last), read from its source."""
+    sig = signature_of(fn)
+    return sig.names if sig is not None else []
 
 
 def annotation_types(fn: PyFunction, params: list[str]) -> list[Type]:
     """Parameter and result types from the function's annotations (Any where one is missing)."""
-    node = _def_node(fn)
+    node = function_node(fn)
     by_name: dict[str, Type] = {}
     ret: Type = ANY
     if node is not None:
-        for a in [*node.args.posonlyargs, *node.args.args]:
+        for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
             by_name[a.arg] = _parse_or_any(ast.unparse(a.annotation)) if a.annotation else ANY
         ret = _parse_or_any(ast.unparse(node.returns)) if node.returns else ANY
     return [by_name.get(p, ANY) for p in params] + [ret]

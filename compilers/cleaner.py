@@ -6,6 +6,8 @@ function or prose); the grammar tells where the definition that the prompt opene
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -32,12 +34,16 @@ def _first_definition(root: Node, skip: frozenset[str]) -> Node | None:
     return None
 
 
-def clean(lang: Language, prompt: str, completion: str) -> str | None:
+def clean(lang: Language, prompt: str, completion: str, unit: Sequence[str] | None = None) -> str | None:
     """The definition opened at the end of `prompt`, completed by `completion` and cut at its end;
     None when no prefix of the text parses into one error-free definition.
 
     The whole text is tried first, then ever shorter prefixes ending at a line break: trailing prose
     or a half-written second function can turn the parse of everything into an error.
+
+    For a translation unit (`unit`: the names it defines, the function last) the text runs through
+    the helpers to the function's own definition: every top-level definition up to it is kept, and
+    anything else (calls, prints, a test) is cut out.
     """
     head = prompt[lang.signature_start(prompt) :]
     text = head + completion
@@ -46,10 +52,38 @@ def clean(lang: Language, prompt: str, completion: str) -> str | None:
     ends = [len(data)] + [i + 1 for i in range(len(data) - 1, len(head.encode()) - 1, -1) if data[i] == 0x0A]
     for end in ends:
         tree = ts_parser.parse(data[:end])
+        if unit is not None:
+            found = _unit(lang, tree.root_node, data, unit[-1])
+            if found is not None:
+                return found
+            continue
         node = _first_definition(tree.root_node, lang.preamble_kinds)
         if node is None or node.type not in lang.function_kinds or node.has_error:
             continue
         if node.end_byte <= len(head.encode()):  # the signature alone is not a function
             continue
         return data[: node.end_byte].decode("utf-8", "surrogatepass")
+    return None
+
+
+def _unit(lang: Language, root: Node, data: bytes, main: str) -> str | None:
+    """The unit's definitions up to and including `main`'s, or None if `main` is not defined whole."""
+    kept: list[bytes] = []
+    pattern = re.compile(lang.definition_pattern)
+    for child in root.children:
+        piece = data[child.start_byte : child.end_byte]
+        if child.type in {"comment", "line_comment", "block_comment"} or child.type in lang.preamble_kinds:
+            if child.has_error:
+                return None
+            kept.append(piece)
+            continue
+        m = pattern.match(piece.decode("utf-8", "surrogatepass"))
+        if m is None:
+            continue  # not a definition: a call, a print, a test; left out of the unit
+        if child.has_error:
+            return None
+        kept.append(piece)
+        name = next((g for g in m.groups() if g), "")
+        if name == lang.ident(main) and child.type in lang.function_kinds:
+            return b"\n".join(kept).decode("utf-8", "surrogatepass") + "\n"
     return None

@@ -66,6 +66,9 @@ class Julia(Language):
     function_kinds = frozenset({"function_definition"})
     line_comment = "#"
     sig_pattern = r"^function "
+    has_defaults = True
+    unit_stop_sequences: ClassVar[list[str]] = ["\n```", "\nprintln("]
+    definition_pattern = r"(?:function\s+([A-Za-z_]\w*)|(?:const\s+)?([A-Za-z_]\w*)\s*=)"
     reserved = frozenset(
         "baremodule begin break catch const continue do else elseif end export false finally for function "
         "global if import let local macro module quote return struct true try using while abstract mutable "
@@ -147,11 +150,19 @@ class Julia(Language):
         body = escape(doc, lambda c: c, {"\n": "\n", "\t": "\t", "$": "\\$"})
         return '"""\n' + "".join(f"    {line}".rstrip() + "\n" for line in body.splitlines()) + '"""\n'
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
+        defaults = defaults or [None] * len(params)
         if types is None:
-            return f"function {name}({', '.join(params)})\n"
-        args = [p if t == ANY else f"{p}::{self.type_name(t)}" for p, t in zip(params, types, strict=False)]
-        ret = "" if types[-1] == ANY else f"::{self.type_name(types[-1])}"
+            args = list(params)
+            ret = ""
+        else:
+            args = [
+                p if t == ANY else f"{p}::{self.type_name(t)}" for p, t in zip(params, types, strict=False)
+            ]
+            ret = "" if types[-1] == ANY else f"::{self.type_name(types[-1])}"
+        args = [a if d is None else f"{a}={d}" for a, d in zip(args, defaults, strict=True)]
         return f"function {name}({', '.join(args)}){ret}\n"
 
     def completion_returning(self, expr: str) -> str:

@@ -62,6 +62,8 @@ class Lua(Language):
     function_kinds = frozenset({"function_declaration"})
     line_comment = "--"
     sig_pattern = r"^local function "
+    unit_stop_sequences: ClassVar[list[str]] = ["\n```", "\nprint("]
+    definition_pattern = r"(?:local\s+function|function|local)\s+([A-Za-z_]\w*)"
     reserved = frozenset(
         "and break do else elseif end false for function goto if in local nil not or repeat return then "
         "true until while".split()
@@ -123,7 +125,9 @@ class Lua(Language):
         if "(0/0)" in keys or "nil" in keys:
             raise Unsupported("nan or None as a table key")
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
         return f"local function {name}({', '.join(params)})\n"
 
     def completion_returning(self, expr: str) -> str:

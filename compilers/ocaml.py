@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, ClassVar
 
-from .base import PASS_MARK, Check, Language
+from .base import PASS_MARK, Check, Language, python_intro
 from .pytypes import (
     ANY,
     DictT,
@@ -76,6 +76,8 @@ class OCaml(Language):
     preamble_kinds = frozenset({"type_definition"})
     line_comment = "(*"
     sig_pattern = r"^let rec "
+    unit_stop_sequences: ClassVar[list[str]] = ["\n```", "\n;;"]
+    definition_pattern = r"let\s+(?:rec\s+)?([a-z_][\w']*)"
     int_range = (-_OCAML_MAX - 1, _OCAML_MAX)
     int_range_reason = "integer beyond 63 bits (OCaml's int)"
     reserved = frozenset(
@@ -281,8 +283,8 @@ class OCaml(Language):
 
     # ----- prompt and harness ----------------------------------------------------------------------
 
-    def python_comment(self, source: str) -> str:
-        text = "This function translates the following Python code:\n" + source.rstrip()
+    def python_comment(self, source: str, *, unit: bool = False) -> str:
+        text = python_intro(unit) + "\n" + source.rstrip()
         return "(* " + _comment_safe(text) + "\n*)\n"
 
     def signature_start(self, prompt: str) -> int:
@@ -300,7 +302,9 @@ class OCaml(Language):
             return ""
         return "(** " + _comment_safe(doc) + " *)\n"
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
         types = types or [ANY] * (len(params) + 1)
         decls = self.type_decls(types)
         if not params:
@@ -308,6 +312,10 @@ class OCaml(Language):
         else:
             args = "".join(f" ({p} : {self.type_name(t)})" for p, t in zip(params, types, strict=False))
         return f"{decls}let rec {name}{args} : {self.type_name(types[-1])} =\n"
+
+    def helper_signature(self, name: str, params: list[str]) -> str:
+        # OCaml infers a helper's types; annotating them would need types nobody observed
+        return f"let rec {name}{''.join(' ' + p for p in params) or ' ()'} =\n"
 
     def completion_returning(self, expr: str) -> str:
         return f"  {expr}\n"

@@ -81,12 +81,20 @@ class R(Language):
     function_kinds = frozenset({"binary_operator", "left_assignment"})
     line_comment = "#"
     sig_pattern = r"^\S+ <- function\("
+    has_defaults = True
+    unit_stop_sequences: ClassVar[list[str]] = ["\n```", "\nprint(", "\ncat("]
+    definition_pattern = r"([A-Za-z.][\w.]*)\s*(?:<-|=)"
     int_range = (-_EXACT, _EXACT)
     int_range_reason = "integer beyond 2**53 (R numbers are doubles)"
     reserved = frozenset(
         "if else repeat while function for next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
         "NA_character_ in".split()
     )
+
+    def ident(self, name: str) -> str:
+        # an R name cannot start with "_"; a leading dot keeps it distinct and valid
+        return super().ident(f".{name}" if name.startswith("_") else name)
+
     words: ClassVar[dict[str, str]] = {
         "dictionaries": "named lists",
         "dictionary": "named list",
@@ -156,8 +164,12 @@ class R(Language):
             return self._seq([self.value(x, t.elem) for x in items], [t.elem] * len(items))
         return self.value(v, t)
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
-        return f"{name} <- function({', '.join(params)}) {{\n"
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
+        defaults = defaults or [None] * len(params)
+        args = [p if d is None else f"{p} = {d}" for p, d in zip(params, defaults, strict=True)]
+        return f"{name} <- function({', '.join(args)}) {{\n"
 
     def completion_returning(self, expr: str) -> str:
         return f"  {expr}\n}}\n"

@@ -52,6 +52,9 @@ class Racket(Language):
     function_kinds = frozenset({"list"})
     line_comment = ";;"
     sig_pattern = r"^\(define \("
+    has_defaults = True  # optional arguments: (define (f a [b 1]) ...)
+    unit_stop_sequences: ClassVar[list[str]] = ["\n#|", "\n```"]
+    definition_pattern = r"\(define\s+\(?([^\s()\[\]]+)"
     int_range = None  # exact integers of any size
     words: ClassVar[dict[str, str]] = {
         "dictionaries": "hashes",
@@ -99,8 +102,12 @@ class Racket(Language):
     def prompt_header(self) -> str:
         return "#lang racket\n\n"
 
-    def signature(self, name: str, params: list[str], types: list[Type] | None) -> str:
-        return f"(define ({name}{''.join(' ' + p for p in params)})\n"
+    def signature(
+        self, name: str, params: list[str], types: list[Type] | None, defaults: list[str | None] | None = None
+    ) -> str:
+        defaults = defaults or [None] * len(params)
+        args = [p if d is None else f"[{p} {d}]" for p, d in zip(params, defaults, strict=True)]
+        return f"(define ({name}{''.join(' ' + a for a in args)})\n"
 
     def completion_returning(self, expr: str) -> str:
         return f"  {expr})\n"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language, Unsupported
+from multiplt.compilers.units import signature_of, unit_of
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
 from multiplt.records import Candidate, TestedFunction
@@ -30,24 +31,28 @@ class TranslateConfig:
     seed: int = 0
     python_body: bool = True
 
-    def sampling(self, language: Language) -> Sampling:
+    def sampling(self, language: Language, *, unit: bool = False) -> Sampling:
+        """A unit's completion goes on past its first definition, so it stops only where no
+        definition can follow."""
         return Sampling(
             n=self.n,
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
-            stop=tuple(language.stop_sequences),
+            stop=tuple(language.unit_stop_sequences if unit else language.stop_sequences),
             seed=self.seed,
         )
 
 
 @dataclass(frozen=True)
 class Job:
-    """One function ready for one target: its prompt and compiled test suite."""
+    """One function ready for one target: its prompt and compiled test suite; `unit` names what a
+    translation must define (helpers, then the function) when the function carries helpers."""
 
     tested: TestedFunction
     prompt: str
     suite: CompiledSuite
+    unit: tuple[str, ...] | None = None
 
 
 def stage_name(language: str) -> str:
@@ -61,8 +66,13 @@ def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_bod
     if lang.typed and t.types is None:
         funnel.drop(stage, "no consistent types (typed target)")
         return None
+    unit = unit_of(t.function)
+    if unit.classes:
+        funnel.drop(stage, "unit carries a class")
+        return None
     try:
-        suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None)
+        signature = signature_of(t.function)
+        suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None, signature)
         if suite.n_asserts == 0:
             funnel.drop(stage, "no assert expressible in target")
             return None
@@ -71,7 +81,7 @@ def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_bod
         funnel.drop(stage, f"unsupported: {_short(str(exc))}")
         return None
     funnel.keep(stage)
-    return Job(t, prompt, suite)
+    return Job(t, prompt, suite, tuple(unit.names) if unit.is_unit else None)
 
 
 def prepare(
@@ -96,7 +106,7 @@ def clean_samples(
     out: list[Candidate] = []
     for i, sample in enumerate(samples, start=first):
         funnel.seen(stage)
-        code = lang.clean(job.prompt, sample.text)
+        code = lang.clean(job.prompt, sample.text, job.unit)
         if code is None:
             funnel.drop(stage, "does not parse as a function")
             continue
@@ -117,11 +127,18 @@ def translate(
     lang = compilers.get(language)
     if not jobs:
         return []
-    outs = cached_generate(
-        store, llm, [j.prompt for j in jobs], config.sampling(lang), stage=stage_name(language)
-    )
-    return [
-        c
-        for job, samples in zip(jobs, outs, strict=True)
-        for c in clean_samples(job, lang, samples, 0, funnel)
-    ]
+    out: list[Candidate] = []
+    for unit in (False, True):  # units stop on other sequences: one engine call per kind
+        group = [j for j in jobs if (j.unit is not None) == unit]
+        if not group:
+            continue
+        outs = cached_generate(
+            store,
+            llm,
+            [j.prompt for j in group],
+            config.sampling(lang, unit=unit),
+            stage=stage_name(language),
+        )
+        for job, samples in zip(group, outs, strict=True):
+            out += clean_samples(job, lang, samples, 0, funnel)
+    return out

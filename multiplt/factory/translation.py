@@ -77,7 +77,7 @@ class TranslateWork:
 
     def _round(self) -> Generate:
         size = self.policy.round_size(self.drawn)
-        sampling = self.config.sampling(self.lang).samples(self.drawn, size)
+        sampling = self.config.sampling(self.lang, unit=self.job.unit is not None).samples(self.drawn, size)
         return Generate(translate_stage(self.language), self.job.prompt, sampling, self._sampled, self.owner)
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:

@@ -1,7 +1,7 @@
 """Pulling translatable asserts out of a completion with `ast`.
 
 An assert is kept only if every target language can express it: a call of the function with
-positional literal arguments compared for equality with a literal. Literals cannot have side effects
+literal arguments (positional or by keyword) compared for equality with a literal. Literals cannot have side effects
 and carry their own types, which is what the test compilers and type inference need.
 """
 
@@ -59,11 +59,17 @@ def normalize_assert(node: ast.stmt, name: str) -> str | None:
     expected = right
     if call is None and isinstance(op, ast.Eq):
         call, expected = _call_of(right, name), left
-    if call is None or call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
+    if call is None or any(isinstance(a, ast.Starred) for a in call.args):
         return None
-    if not all(_is_literal(a) for a in call.args) or not _is_literal(expected):
+    if any(kw.arg is None for kw in call.keywords):  # **mapping
         return None
-    args = ", ".join(ast.unparse(a) for a in call.args)
+    values = [*call.args, *(kw.value for kw in call.keywords)]
+    if not all(_is_literal(a) for a in values) or not _is_literal(expected):
+        return None
+    # keyword calls are kept: the test compilers bind them against the function's signature
+    args = ", ".join(
+        [*(ast.unparse(a) for a in call.args), *(f"{kw.arg}={ast.unparse(kw.value)}" for kw in call.keywords)]
+    )
     return f"assert {name}({args}) == {ast.unparse(expected)}"
 
 
