@@ -14,6 +14,7 @@ from .ocaml import OCaml
 from .pytypes import Unsupported
 from .r import R
 from .racket import Racket
+from .units import PySignature, TranslationUnit, signature_of, unit_of
 
 _LANGUAGES: dict[str, type[Language]] = {cls.name: cls for cls in (Julia, Lua, OCaml, R, Racket)}
 _INSTANCES: dict[str, Language] = {}
@@ -41,9 +42,13 @@ __all__ = [
     "Check",
     "CompiledSuite",
     "Language",
+    "PySignature",
+    "TranslationUnit",
     "Unsupported",
     "get",
     "infer_signature",
     "names",
+    "signature_of",
     "type_signature",
+    "unit_of",
 ]

@@ -1,0 +1,72 @@
+"""Why a tested function has no validated translation: the model's fault or the pipeline's.
+
+Yield on real code is only worth quoting once the two are told apart. A function the pipeline could
+not hand to the model for a target (types it cannot express, no assert it can run, a unit it cannot
+take) says nothing about the model; one the model got and never passed says everything. The funnel
+already counts both; this reads them out per language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from multiplt.funnel import Funnel
+
+
+@dataclass(frozen=True)
+class LanguageCauses:
+    """One target: tested functions, pipeline drops by reason, those the model never passed, validated."""
+
+    language: str
+    tested: int
+    pipeline: dict[str, int] = field(default_factory=dict)
+    model_never_passed: int = 0
+    validated: int = 0
+
+    @property
+    def pipeline_total(self) -> int:
+        return sum(self.pipeline.values())
+
+    @property
+    def reached_model(self) -> int:
+        return self.tested - self.pipeline_total
+
+
+def causes(funnel: Funnel, targets: Sequence[str]) -> list[LanguageCauses]:
+    """Per target, from the `testgen`, `prepare/<lang>` and `yield/<lang>` stages."""
+    tested = funnel.stage("testgen").kept
+    out = []
+    for lang in targets:
+        prepare = funnel.stage(f"prepare/{lang}")
+        yielded = funnel.stage(f"yield/{lang}")
+        out.append(
+            LanguageCauses(
+                language=lang,
+                tested=tested,
+                pipeline=dict(sorted(prepare.drops.items(), key=lambda kv: -kv[1])),
+                model_never_passed=yielded.seen - yielded.kept,
+                validated=yielded.kept,
+            )
+        )
+    return out
+
+
+def causes_table(funnel: Funnel, targets: Sequence[str]) -> str:
+    """A markdown table: tested -> dropped by the pipeline (with reasons) -> never passed -> validated."""
+    lines = [
+        "| language | tested | dropped by the pipeline | reached the model | model never passed | validated |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for c in causes(funnel, targets):
+        reasons = "; ".join(f"{r} {n}" for r, n in c.pipeline.items())
+        dropped = f"{c.pipeline_total} ({reasons})" if reasons else "0"
+        lines.append(
+            f"| {c.language} | {c.tested} | {dropped} | {c.reached_model} | {c.model_never_passed} | {c.validated} |"
+        )
+    testgen = funnel.stage("testgen")
+    if testgen.drops:
+        reasons = "; ".join(f"{r} {n}" for r, n in sorted(testgen.drops.items(), key=lambda kv: -kv[1]))
+        lines.append("")
+        lines.append(f"Before any target: {testgen.seen} functions, {testgen.kept} tested ({reasons}).")
+    return "\n".join(lines)
