@@ -67,9 +67,6 @@ def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_bod
         funnel.drop(stage, "no consistent types (typed target)")
         return None
     unit = unit_of(t.function)
-    if unit.classes:
-        funnel.drop(stage, "unit carries a class")
-        return None
     try:
         signature = signature_of(t.function)
         suite = lang.compile_tests(t.function.name, t.asserts, t.types if lang.typed else None, signature)
