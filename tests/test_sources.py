@@ -124,6 +124,34 @@ def test_humaneval_problems_are_decontaminated(tmp_path: Path) -> None:
     )
 
 
+# Hand-written fixture: a list-chunking helper whose doctest prints the digits 0 to 9, as a library's
+# chunking function does; HumanEval/78 (hex digits) lists the same ten digits in its docstring.
+CHUNKS = '''
+def chunks(items, size):
+    """Split a sequence into consecutive lists of at most `size` elements, keeping their order.
+
+    >>> chunks(list(range(10)), 10)
+    [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]
+    >>> chunks([1, 2, 3], 2)
+    [[1, 2], [3]]
+    """
+    if size < 1:
+        raise ValueError("size must be positive")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+'''
+
+
+def test_shared_digits_are_not_contamination(tmp_path: Path) -> None:
+    (tmp_path / "chunks.py").write_text(CHUNKS)
+    he78 = next(r for r in _humaneval_rows() if r["task_id"] == "HumanEval/78")
+    assert "0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in he78["prompt"]  # the overlap is real
+    funnel = Funnel()
+    kept = [f.name for f in load_functions(tmp_path, SourceConfig(disabled=("trivial", "size")), funnel)]
+    assert kept == ["chunks"], funnel.stage(FUNCTIONS).drops
+    # HumanEval/78 itself, docstring alone, is still caught: its prose carries the match.
+    assert humaneval().match(he78["prompt"], "") == "HumanEval/78"
+
+
 def test_user_benchmark_file(tmp_path: Path) -> None:
     import ast
 

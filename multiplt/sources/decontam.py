@@ -5,6 +5,11 @@ is meant to improve. We index word n-grams of the benchmark docstrings and token
 solutions; a function is contaminated when it shares a long docstring n-gram with a problem, or when
 most of its body's token n-grams appear in one solution. Long n-grams keep generic phrases ("return the
 list") and generic code (`for i in range(len(xs)):`) from matching.
+
+Only n-grams that carry meaning are indexed or looked up: a docstring n-gram needs several real words
+(two letters or more), a code n-gram several names. Runs of digits and punctuation are shared by any two
+texts that print `range(10)` or a small lookup table, and once let a library's chunking function pass
+for a hex-digit counting problem because both docstrings list 0 to 9.
 """
 
 from __future__ import annotations
@@ -21,16 +26,32 @@ from importlib import resources
 from pathlib import Path
 
 DOC_N = 10
+DOC_WORDS = 5  # of a docstring n-gram's DOC_N words, at least this many must be real words
 CODE_N = 12
+CODE_NAMES = 3  # of a code n-gram's CODE_N tokens, at least this many must be names
 CODE_SHARE = 0.5
 _WORD = re.compile(r"[a-z0-9]+")
+_REAL_WORD = re.compile(r"[a-z]{2}")
+_NAME = re.compile(r"[^\W\d]\w*")
+
+
+def _meaningful_doc(gram: tuple[str, ...]) -> bool:
+    """Enough real words that two texts sharing the gram share wording, not a list of numbers."""
+    return sum(1 for w in gram if _REAL_WORD.search(w)) >= min(DOC_WORDS, len(gram))
+
+
+def _meaningful_code(gram: tuple[str, ...]) -> bool:
+    """Enough names that two bodies sharing the gram share logic, not a literal table."""
+    return sum(1 for t in gram if _NAME.fullmatch(t)) >= min(CODE_NAMES, len(gram))
 
 
 def doc_ngrams(text: str, n: int = DOC_N) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
     if len(words) < n:
-        return {tuple(words)} if words else set()
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+        grams = {tuple(words)} if words else set()
+    else:
+        grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return {g for g in grams if _meaningful_doc(g)}
 
 
 def code_tokens(source: str) -> list[str]:
@@ -57,7 +78,8 @@ def code_tokens(source: str) -> list[str]:
 
 def code_ngrams(source: str, n: int = CODE_N) -> set[tuple[str, ...]]:
     toks = code_tokens(source)
-    return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+    grams = {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+    return {g for g in grams if _meaningful_code(g)}
 
 
 @dataclass
