@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from multiplt.cli import Parser
 
 from . import get, names
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multiplt.compilers")
+    parser = Parser(prog="python -m multiplt.compilers")
     sub = parser.add_subparsers(dest="command", required=True)
     he = sub.add_parser("humaneval", help="compile HumanEval's tests for each language and count what fits")
     he.add_argument("--language", "-l", action="append", choices=names(), help="default: all")

@@ -12,6 +12,7 @@ killed at any point and started again with the same command repeats neither and 
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -21,16 +22,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from multiplt.cli import make_folder
 from multiplt.config import BuildConfig
 from multiplt.dataset import CardInfo, write_card
 from multiplt.dedup import DedupConfig
 from multiplt.engines import make_llm, make_sandbox
+from multiplt.errors import BuildFailed
 from multiplt.execution import RUNS_COUNTER, Runner
 from multiplt.executors import Executor, LocalExecutor
 from multiplt.exports import mix_down, parse_mix
 from multiplt.factory.progress import Progress
 from multiplt.factory.requests import Owner
-from multiplt.factory.scheduler import Busy, Scheduler, SchedulerOptions, Unit
+from multiplt.factory.scheduler import Busy, Scheduler, SchedulerOptions, Unit, start_unit
 from multiplt.factory.translation import Policy
 from multiplt.factory.unit import INSTRUCTION_POOL, INSTRUCTIONS, BuildContext, FunctionUnit, Spend
 from multiplt.funnel import Funnel
@@ -59,6 +62,7 @@ SCHEDULING = {
     "flush_s",
     "concurrency",
     "pipelined",
+    "strict",
 }
 
 
@@ -73,6 +77,8 @@ class BuildResult:
     configs: list[str]
     spend: Spend
     busy: Busy | None = None
+    errors: int = 0
+    """Functions whose stage work raised (each a counted drop of stage "errors")."""
 
     @property
     def frames(self) -> dict[str, Any]:
@@ -143,11 +149,14 @@ def _spend_table(spend: Spend, report: TestgenReport, funnel: Funnel, config: Bu
     return "\n".join(lines)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValueError(
-            f"--out {out} is a file; give a folder (it will hold the dataset and the work store)"
-        )
+def _nonempty(source: Iterable[PyFunction], what: str) -> Iterator[PyFunction]:
+    """`source` with its first function already read, so that a missing or unreadable source, or
+    one with no function the filters keep, is reported before any model or sandbox starts."""
+    functions = iter(source)
+    first = next(functions, None)
+    if first is None:
+        raise SourceError(f"{what} holds no Python function that the source filters keep")
+    return itertools.chain([first], functions)
 
 
 def run_build(
@@ -161,8 +170,7 @@ def run_build(
     and `functions` instead of reading `config.source` (any iterable: it is consumed lazily)."""
     start = time.perf_counter()
     out = Path(config.out)
-    _check_out(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out")  # it will hold the dataset and the work store
     store = WorkStore(out / STORE_NAME)
     try:
         return _run(config, store, out, start, llm, sandbox, functions)
@@ -181,10 +189,11 @@ def _run(
 ) -> BuildResult:
     funnel = Funnel()
     mix = parse_mix(config.mix) if config.mix else None
-    source = (
-        iter(functions)
+    source = _nonempty(
+        functions
         if functions is not None
-        else load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel)
+        else load_functions(config.source, SourceConfig(column=config.column, limit=config.limit), funnel),
+        "the functions passed in" if functions is not None else str(config.source),
     )
     executor = make_executor(config, store, llm, sandbox)
     try:
@@ -245,6 +254,8 @@ def _run(
         def rewrite_card(finished: bool) -> None:
             info.wall_time_s = time.perf_counter() - start
             info.finished = finished
+            info.errors = list(ctx.errors)
+            info.error_count = ctx.error_count
             info.spend = _spend_table(ctx.spend, report, funnel, config)
             rows = {c: writer.rows.get(c, 0) for c in [*config.targets, INSTRUCTIONS, "parallel"]}
             write_card(out, rows, funnel, info)
@@ -252,7 +263,7 @@ def _run(
         def units() -> Iterator[Unit]:
             for fn in source:
                 unit = FunctionUnit(fn, ctx)
-                yield unit, unit.start()
+                yield start_unit(unit, unit.start)
 
         carded = {"shards": writer.shards, "at": 0.0}
 
@@ -278,16 +289,12 @@ def _run(
         finally:
             writer.flush()  # whatever finished is written, even when the build stops on an error
             progress.close()
-        if scheduler.admitted == 0:
-            raise SourceError(f"{config.source} holds no Python function that the source filters keep")
         if mix is not None:
             _write_mix(out, mix, config.seed, writer)
         rewrite_card(True)
     finally:
         executor.close()
-    for message in ctx.errors:
-        say(f"worker error: {message}", config)
-    return BuildResult(
+    result = BuildResult(
         funnel=funnel,
         counters=store.counters(),
         wall_s=time.perf_counter() - start,
@@ -295,7 +302,23 @@ def _run(
         configs=[c for c in writer.configs() if not c.startswith("_")],
         spend=ctx.spend,
         busy=scheduler.busy,
+        errors=ctx.error_count,
     )
+    if ctx.error_count:
+        # Printed even with progress off: a drop nobody expected is the one thing a quiet build must say.
+        print(
+            f"[multiplt] {ctx.error_count} function(s) dropped by worker errors (stage 'errors'); first:",
+            file=sys.stderr,
+        )
+        for message in ctx.errors:
+            print(f"[multiplt]   {message}", file=sys.stderr)
+        if config.strict:
+            raise BuildFailed(
+                f"--strict: {ctx.error_count} function(s) raised in their stage work (first: {ctx.errors[0]});"
+                f" the rows that finished are in {out}",
+                result,
+            )
+    return result
 
 
 def _write_mix(out: Path, mix: dict[str, float], seed: int, writer: ShardWriter) -> None:
@@ -311,11 +334,6 @@ def _write_mix(out: Path, mix: dict[str, float], seed: int, writer: ShardWriter)
     if len(mixed):
         write_parquet(mixed, target / "mixed.parquet")
     writer.rows[INSTRUCTIONS] = len(mixed)
-
-
-def say(message: str, config: BuildConfig) -> None:
-    if config.progress:
-        print(f"[multiplt] {message}", file=sys.stderr)
 
 
 def summary(result: BuildResult, targets: Sequence[str]) -> str:
@@ -359,11 +377,15 @@ def build(
     if isinstance(targets, str):
         targets = [targets]
     config = BuildConfig(targets=list(targets), source=source, out=out, **options)
+    if push_to_hub:
+        from multiplt.hub import check_push
+
+        check_push(push_to_hub)
     result = run_build(config, llm=llm, sandbox=sandbox)
     if push_to_hub:
         from multiplt.hub import push
 
-        push(Path(out), push_to_hub)
+        push(Path(out), push_to_hub, result.configs)
     return result.dataset_dict()
 
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from multiplt import compilers
-from multiplt.config import ENOUGH, GIVE_UP, ROUND
+from multiplt.cli import Parser, run
+from multiplt.config import ENOUGH, EXECUTORS, GIVE_UP, ROUND, SANDBOXES, STRATEGIES
+from multiplt.errors import BuildFailed, UsageError
+
+if TYPE_CHECKING:
+    from multiplt.build import BuildConfig, BuildResult
+
+PROG = "python -m multiplt.build"
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m multiplt.build",
+    ap = Parser(
+        prog=PROG,
         description="Build validated translations of commented Python functions into low-resource languages.",
     )
     ap.add_argument("--target", action="append", required=True, choices=compilers.names(), help="repeatable")
@@ -80,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--no-python-body", action="store_true", help="leave the Python code out of the prompt")
     g.add_argument("--seed", type=int, default=0)
     s = ap.add_argument_group("selection and output")
-    s.add_argument("--select", choices=["all", "first", "random"], default="all")
+    s.add_argument("--select", choices=STRATEGIES, default="all")
     s.add_argument("--per-function", type=int, help="keep at most this many translations per function")
     s.add_argument("--near", type=float, default=0.8, help="MinHash similarity counted as a near duplicate")
     s.add_argument("--mix", help="instruction export proportions, e.g. racket=2,lua=1,python=1")
@@ -89,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
     x = ap.add_argument_group("execution")
     x.add_argument(
         "--sandbox",
-        choices=["docker", "local"],
+        choices=SANDBOXES,
         default="docker",
         help="local runs untrusted code without isolation: only for machines you can throw away",
     )
@@ -99,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     )
     x.add_argument(
         "--executor",
-        choices=["local", "ray"],
+        choices=EXECUTORS,
         default="local",
         help="ray: fan the work out over a Ray cluster",
     )
@@ -111,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="llm_replicas, gpus_per_replica, llm_cpus, batch_size, in_flight, max_attempts (repeatable)",
     )
+    x.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail the build (exit 1) if any function's stage work raised, after writing what finished",
+    )
     x.add_argument("--quiet", action="store_true")
     return ap
 
@@ -121,8 +134,11 @@ def ray_options(pairs: list[str]) -> dict[str, float | int]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"--ray-option wants KEY=VALUE, got {pair!r}")
-        out[key.strip()] = float(value) if "." in value else int(value)
+            raise UsageError(f"--ray-option wants KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = float(value) if "." in value else int(value)
+        except ValueError:
+            raise UsageError(f"--ray-option {key.strip()} wants a number, got {value!r}") from None
     return out
 
 
@@ -132,7 +148,7 @@ def llm_options(pairs: list[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"--llm-option wants KEY=VALUE, got {pair!r}")
+            raise UsageError(f"--llm-option wants KEY=VALUE, got {pair!r}")
         parsed: object = value
         if value.lower() in {"true", "false"}:
             parsed = value.lower() == "true"
@@ -147,64 +163,80 @@ def llm_options(pairs: list[str]) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from multiplt.build import BuildConfig, run_build, summary
-    from multiplt.llm import LLMError
-    from multiplt.sources import SourceError
+    return run(
+        PROG,
+        lambda: _main(args),
+        interrupted="interrupted: finished work is in the store; run the same command again to continue",
+    )
 
+
+def _main(args: argparse.Namespace) -> int:
+    from multiplt.build import BuildConfig, run_build
+    from multiplt.hub import HubError, check_push, push
+
+    config = BuildConfig(
+        targets=args.target,
+        source=args.source,
+        out=args.out,
+        column=args.column,
+        limit=args.limit,
+        llm=args.llm,
+        model=args.model,
+        endpoint=args.endpoint,
+        tests_k=args.tests_k,
+        tests_round=args.tests_round,
+        tests_early=not args.tests_all,
+        tests_max_tokens=args.tests_max_tokens,
+        coverage=args.coverage,
+        n=args.n,
+        round=args.round,
+        enough=args.enough,
+        give_up=args.give_up or None,
+        in_flight=args.in_flight,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        python_body=not args.no_python_body,
+        seed=args.seed,
+        select=args.select,
+        per_function=args.per_function,
+        near=args.near,
+        mix=args.mix,
+        sandbox=args.sandbox,
+        concurrency=args.concurrency,
+        source_license=args.source_license,
+        progress=not args.quiet,
+        strict=args.strict,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        ray_options=ray_options(args.ray_option),
+        llm_options=llm_options(args.llm_option),
+    )
+    if args.push_to_hub:
+        check_push(args.push_to_hub)  # before the build: a bad repo or a missing token costs nothing
     try:
-        config = BuildConfig(
-            targets=args.target,
-            source=args.source,
-            out=args.out,
-            column=args.column,
-            limit=args.limit,
-            llm=args.llm,
-            model=args.model,
-            endpoint=args.endpoint,
-            tests_k=args.tests_k,
-            tests_round=args.tests_round,
-            tests_early=not args.tests_all,
-            tests_max_tokens=args.tests_max_tokens,
-            coverage=args.coverage,
-            n=args.n,
-            round=args.round,
-            enough=args.enough,
-            give_up=args.give_up or None,
-            in_flight=args.in_flight,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            python_body=not args.no_python_body,
-            seed=args.seed,
-            select=args.select,
-            per_function=args.per_function,
-            near=args.near,
-            mix=args.mix,
-            sandbox=args.sandbox,
-            concurrency=args.concurrency,
-            source_license=args.source_license,
-            progress=not args.quiet,
-            executor=args.executor,
-            ray_address=args.ray_address,
-            ray_options=ray_options(args.ray_option),
-            llm_options=llm_options(args.llm_option),
-        )
         result = run_build(config)
-    except (SourceError, LLMError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "interrupted: finished work is in the store; run the same command again to continue",
-            file=sys.stderr,
-        )
-        return 130
+    except BuildFailed as exc:  # --strict: the tables still say what the build made
+        if exc.result is not None:
+            _report(exc.result, config)
+        raise
+    _report(result, config)
+    if args.push_to_hub:
+        try:
+            url = push(args.out, args.push_to_hub, result.configs)
+        except HubError as exc:
+            print(
+                f"{PROG}: error: {exc} (the dataset is in {args.out}; push it again later)", file=sys.stderr
+            )
+            return 1
+        print(f"pushed to {url}")
+    return 0
+
+
+def _report(result: BuildResult, config: BuildConfig) -> None:
+    from multiplt.build import summary
+
     print(result.funnel.table())
     print()
     print(summary(result, config.targets))
-    print(f"dataset written to {args.out} (datasets.load_dataset({str(args.out)!r}, {config.targets[0]!r}))")
-    if args.push_to_hub:
-        from multiplt.hub import push
-
-        url = push(args.out, args.push_to_hub)
-        print(f"pushed to {url}")
-    return 0
+    out, first = str(config.out), config.targets[0]
+    print(f"dataset written to {out} (datasets.load_dataset({out!r}, {first!r}))")

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from multiplt import compilers
+from multiplt.errors import UsageError
 
 Strategy = Literal["all", "first", "random"]
+STRATEGIES = ("all", "first", "random")
 EXECUTORS = ("local", "ray")
+SANDBOXES = ("docker", "local")
 
 # Defaults of the adaptive policy; the reasons for each are in README "The factory".
 ROUND = 2
@@ -56,6 +59,7 @@ class BuildConfig:
     concurrency: int | None = None
     source_license: str | None = None
     progress: bool = True
+    strict: bool = False  # a worker error fails the build (after the rows that finished are written)
     # How the work is scheduled; none of these changes what the build produces.
     in_flight: int | None = None
     pipelined: bool = True  # False: the model and the sandboxes take turns (for comparison only)
@@ -66,25 +70,40 @@ class BuildConfig:
     ray_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Every setting is checked here, before any model or sandbox starts, so a bad one costs nothing;
+        each failure is a `UsageError` naming the option as the command line spells it."""
         if not self.targets:
-            raise ValueError("at least one --target is needed")
-        for t in self.targets:
-            compilers.get(t)  # a clear error naming the choices
+            raise UsageError("at least one --target is needed")
+        known = compilers.names()
+        unknown = [t for t in self.targets if t.lower() not in known]
+        if unknown:
+            raise UsageError(f"unknown --target {', '.join(unknown)}; choose from {', '.join(known)}")
         self.targets = list(dict.fromkeys(t.lower() for t in self.targets))
-        if self.n < 1 or self.tests_k < 1:
-            raise ValueError("--n and --tests-k must be at least 1")
-        if self.round < 1 or self.tests_round < 1:
-            raise ValueError("--round and --tests-round must be at least 1")
-        if self.enough < 0:
-            raise ValueError("--enough is a count of distinct passing translations (0: spend all of --n)")
-        if self.give_up is not None and self.give_up < 1:
-            raise ValueError("--give-up is a number of samples (at least 1)")
+        _at_least(1, n=self.n, tests_k=self.tests_k, round=self.round, tests_round=self.tests_round)
+        _at_least(1, max_tokens=self.max_tokens, tests_max_tokens=self.tests_max_tokens)
+        _at_least(1, limit=self.limit, per_function=self.per_function, concurrency=self.concurrency)
+        _at_least(1, in_flight=self.in_flight, give_up=self.give_up, shard_rows=self.shard_rows)
+        _at_least(0, enough=self.enough)
+        if self.enough > self.n:
+            raise UsageError(
+                f"--enough {self.enough} can never be reached with --n {self.n} samples (0 spends all of --n)"
+            )
         if not 0.0 <= self.coverage <= 1.0:
-            raise ValueError("--coverage is a fraction between 0 and 1")
-        if self.executor not in EXECUTORS:
-            raise ValueError(f"--executor is one of {', '.join(EXECUTORS)}, not {self.executor!r}")
-        if self.in_flight is not None and self.in_flight < 1:
-            raise ValueError("--in-flight must be at least 1")
+            raise UsageError("--coverage is a fraction between 0 and 1")
+        if not 0.0 <= self.near <= 1.0:
+            raise UsageError("--near is a similarity between 0 and 1")
+        if self.temperature < 0:
+            raise UsageError("--temperature must be 0 or more")
+        _one_of("executor", self.executor, EXECUTORS)
+        _one_of("sandbox", self.sandbox, SANDBOXES)
+        _one_of("select", self.select, STRATEGIES)
+        if self.mix:
+            from multiplt.exports import parse_mix
+
+            try:
+                parse_mix(self.mix)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
 
     @property
     def adaptive(self) -> bool:
@@ -96,3 +115,18 @@ class BuildConfig:
         from multiplt.factory.stages import needs
 
         return list(needs(self.targets).runtimes)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _at_least(low: int, **values: int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value < low:
+            raise UsageError(f"{_flag(name)} must be at least {low}, not {value}")
+
+
+def _one_of(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise UsageError(f"{_flag(name)} is one of {', '.join(choices)}, not {value!r}")

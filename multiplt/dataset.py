@@ -84,6 +84,9 @@ class CardInfo:
     wall_time_s: float | None = None
     spend: str = ""
     finished: bool = True
+    error_count: int = 0
+    errors: Sequence[str] = ()
+    """The first worker errors (`function (origin): Type: message`); all are counted in the funnel."""
 
 
 def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> None:
@@ -115,6 +118,7 @@ def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> str:
     status = (
         "" if info.finished else "\n**This build is still running**: the counts are those written so far.\n"
     )
+    errors = _errors_section(info)
     source_cite = (
         f"\nSource data citation:\n\n```\n{info.source_citation}\n```\n" if info.source_citation else ""
     )
@@ -162,7 +166,7 @@ Every item that entered a stage is either kept or dropped for a counted reason.
 ```
 
 ![funnel](funnel.png)
-{wall}
+{wall}{errors}
 ## Samples spent
 
 Samples are drawn in rounds; a function-language stops once it has enough distinct passing
@@ -187,6 +191,21 @@ derived from it: publish them under terms compatible with it.
 ```
 {CITATION}
 ```
+"""
+
+
+def _errors_section(info: CardInfo) -> str:
+    """Worker errors are drops nobody chose: the card shows the first messages so a reader can judge."""
+    if not info.error_count:
+        return ""
+    lines = "\n".join(f"- `{m.replace(chr(96), chr(39))}`" for m in info.errors)
+    return f"""
+## Worker errors
+
+{info.error_count} function(s) were dropped because their stage work raised (stage `errors` in the
+funnel). The first {len(info.errors)}:
+
+{lines}
 """
 
 

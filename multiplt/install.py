@@ -7,9 +7,10 @@ pulled), and the embedded model files. On a machine that already has all of it, 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+
+from multiplt.cli import Parser
 
 # The test suite runs both: the small model for fast plumbing tests, the code model end to end.
 MODELS_FOR = {
@@ -20,7 +21,7 @@ MODELS_FOR = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m multiplt.install", description=__doc__.splitlines()[0])
+    ap = Parser(prog="python -m multiplt.install", description=__doc__.splitlines()[0])
     ap.add_argument(
         "--for",
         dest="purpose",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from multiplt.sandboxes.runtimes import LANGUAGES
 
+from multiplt.cli import Parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multiplt.sandboxes", description=__doc__)
+    parser = Parser(prog="python -m multiplt.sandboxes", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the sandbox images that are missing (idempotent)")
     build.add_argument(

@@ -25,11 +25,12 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import ray
 
 from multiplt.engines import close_quietly, make_llm, make_sandbox
+from multiplt.errors import UsageError
 from multiplt.llm.base import LLM, Completion, Sampling
 from multiplt.records import Outcome, Program
 from multiplt.store import WorkStore
@@ -62,8 +63,8 @@ class RayOptions:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(options) - names
         if unknown:
-            raise ValueError(
-                f"unknown Ray option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}"
+            raise UsageError(
+                f"unknown --ray-option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}"
             )
         return cls(**options)
 
@@ -106,6 +107,23 @@ def _close_actors(actors: list[Any]) -> None:
         except Exception:  # noqa: BLE001
             pass
         ray.kill(actor)
+
+
+def _reraise(exc: Exception) -> NoReturn:
+    cause = _cause(exc)
+    if cause is exc:
+        raise exc
+    raise cause from exc
+
+
+def _cause(exc: Exception) -> Exception:
+    """What a remote call raised, as the same call would have raised it in this process.
+
+    Ray wraps it in a `RayTaskError` whose type name and message carry the remote traceback; unwrapped,
+    an engine's `ReplayMiss` or a sandbox's `ValueError` reaches the scheduler and the funnel with the
+    type and the one-line message a local build gives, so drop reasons and error lines match."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, Exception) else exc
 
 
 def _note(message: str, enabled: bool) -> None:
@@ -160,9 +178,9 @@ class RayLLM:
             replica = self._free.get()
             try:
                 out = ray.get(replica.generate.remote(list(prompts), sampling))
-            except RayTaskError:
+            except RayTaskError as exc:
                 self._free.put(replica)  # the engine raised: the replica itself is fine
-                raise
+                _reraise(exc)
             except RayError as exc:
                 self._all.remove(replica)
                 _note(f"lost a model replica ({type(exc).__name__}); its call moves on", self.config.progress)
@@ -228,8 +246,8 @@ class RayRunner:
                 self._load[node] += 1
             try:
                 return ray.get(worker.run.remote(list(programs)))
-            except RayTaskError:
-                raise
+            except RayTaskError as exc:
+                _reraise(exc)
             except RayError as exc:
                 with self._lock:
                     if node in self._workers:

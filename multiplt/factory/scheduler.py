@@ -40,6 +40,27 @@ Event = tuple[
 ]  # ("answer", request, result) | ("model free" | "run free", None, None) | ("error", None, exc)
 
 
+def describe(exc: BaseException) -> str:
+    """`Type: message`, the form `Owner.failed` keeps: the funnel's drop reason is the part before ':'."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _mark_failed(owner: Owner, exc: Exception) -> None:
+    owner.failed = describe(exc)
+    if os.environ.get("MULTIPLT_DEBUG"):
+        traceback.print_exc(file=sys.stderr)
+
+
+def start_unit(owner: Owner, start: Callable[[], list[Request]]) -> Unit:
+    """A unit and its first requests; if its stage work raises already here, the unit is failed with no
+    request open, and the scheduler finishes it as it would any failed unit (a counted drop)."""
+    try:
+        return owner, start()
+    except Exception as exc:  # noqa: BLE001 - one unit's bug is its own counted drop
+        _mark_failed(owner, exc)
+        return owner, []
+
+
 class BusyClock:
     """Seconds during which at least one call of a kind was in flight, kept in O(1) memory."""
 
@@ -197,7 +218,13 @@ class Scheduler:
             nonlocal active
             active -= 1
             self.finished += 1
-            on_finished(owner)
+            try:
+                on_finished(owner)
+            except Exception as exc:
+                if owner.failed is not None:
+                    raise  # the failure path itself broke: that is not one unit's bug
+                _mark_failed(owner, exc)  # its finishing work raised: finish it again as a failed unit
+                on_finished(owner)
 
         def handle(kind: str, req: Request | None, payload: Any) -> None:
             nonlocal model_busy, runs_busy
@@ -217,10 +244,8 @@ class Scheduler:
                 try:
                     self._enqueue(answered(req, payload))
                 except Exception as exc:  # noqa: BLE001 - one unit's bug is its own counted drop
-                    owner.failed = f"{type(exc).__name__}: {exc}"
+                    _mark_failed(owner, exc)
                     owner.outstanding -= 1
-                    if os.environ.get("MULTIPLT_DEBUG"):
-                        traceback.print_exc(file=sys.stderr)
             if owner.outstanding == 0:
                 finish(owner)
 

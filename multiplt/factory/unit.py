@@ -29,6 +29,7 @@ ERRORS_STAGE = "errors"
 INSTRUCTIONS = "instructions"
 INSTRUCTION_POOL = "_instructions_pool"  # with --mix: every pair, mixed down once the build ends
 PARALLEL = "parallel"
+MAX_ERRORS = 5  # worker error messages kept for stderr and the card; all of them are counted
 
 
 @dataclass
@@ -55,6 +56,8 @@ class BuildContext:
     mixed: bool = False
     spend: Spend = field(default_factory=Spend)
     errors: list[str] = field(default_factory=list)
+    """The first `MAX_ERRORS` worker errors, `name (origin): Type: message`, for stderr and the card."""
+    error_count: int = 0
     python_body: bool = True
 
 
@@ -80,7 +83,13 @@ class FunctionUnit(Owner):
         requests: list[Request] = []
         for language in ctx.targets:
             lang = compilers.get(language)
-            job = prepare_one(tested, lang, ctx.funnel, python_body=ctx.python_body)
+            job = prepare_one(
+                tested,
+                lang,
+                ctx.funnel,
+                python_body=ctx.python_body,
+                coverage_threshold=ctx.testgen.coverage_threshold,
+            )
             if job is None:
                 continue
             work = TranslateWork(job, lang, ctx.translate, ctx.policy, ctx.funnel, self, self._translated)
@@ -96,38 +105,50 @@ class FunctionUnit(Owner):
         return []
 
     def finish(self) -> None:
-        """Called once no request of this unit is open: dedup, rows, exports, counts."""
+        """Called once no request of this unit is open: dedup, rows, exports, counts.
+
+        The rows are all derived (counted in a funnel of the unit's own) before any is written, so a
+        unit whose finishing raises leaves neither rows nor counts behind: the scheduler finishes it
+        again as a failed unit, one drop of stage "errors"."""
         ctx = self.ctx
         if self.failed is not None:
             ctx.funnel.seen(ERRORS_STAGE)
             ctx.funnel.drop(ERRORS_STAGE, f"worker error: {self.failed.split(':')[0]}")
-            if len(ctx.errors) < 5:
+            ctx.error_count += 1
+            if len(ctx.errors) < MAX_ERRORS:
                 ctx.errors.append(f"{self.fn.name} ({self.fn.origin}): {self.failed}"[:300])
             return
         tested = self.tested
         if tested is None:
             return
+        funnel = Funnel()
         by_language = {w.language: w for w in self.works}
         rows: dict[str, list[dict[str, Any]]] = {}
         for language in ctx.targets:
             stage = f"yield/{language}"
-            ctx.funnel.seen(stage)
+            funnel.seen(stage)
             work = by_language.get(language)
             if work is None:
-                ctx.funnel.drop(stage, "not prepared for target")
+                funnel.drop(stage, "not prepared for target")
                 continue
             if not work.passing:
-                ctx.funnel.drop(stage, "no passing translation")
+                funnel.drop(stage, "no passing translation")
                 continue
-            ctx.funnel.keep(stage)
-            selected = dedup_and_select(work.passing, ctx.dedup, ctx.funnel)
+            funnel.keep(stage)
+            selected = dedup_and_select(work.passing, ctx.dedup, funnel)
+            # the function as this target's suite holds it: its asserts, its coverage
             rows[language] = language_rows(
-                language, selected, {tested.id: tested}, work.drawn, {tested.id: len(work.passing)}
+                language,
+                selected,
+                {tested.id: work.job.tested},
+                work.drawn,
+                {tested.id: len(work.passing)},
             )
-            ctx.writer.add(language, tested.id, rows[language])
-        ctx.writer.add(
-            INSTRUCTION_POOL if ctx.mixed else INSTRUCTIONS, tested.id, instruction_rows(tested, rows)
-        )
+        pairs = instruction_rows(tested, rows)
         row = parallel_row(tested, rows, ctx.targets)
+        ctx.funnel.merge(funnel)
+        for language, language_rows_ in rows.items():
+            ctx.writer.add(language, tested.id, language_rows_)
+        ctx.writer.add(INSTRUCTION_POOL if ctx.mixed else INSTRUCTIONS, tested.id, pairs)
         if row is not None:
             ctx.writer.add(PARALLEL, tested.id, [row])

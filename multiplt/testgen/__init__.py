@@ -13,11 +13,11 @@ the work store, so a killed run that starts again redoes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from multiplt.execution import Runner
-from multiplt.factory.requests import Owner
-from multiplt.factory.scheduler import Scheduler, SchedulerOptions
+from multiplt.factory.requests import Owner, Request
+from multiplt.factory.scheduler import Scheduler, SchedulerOptions, Unit, start_unit
 from multiplt.funnel import Funnel
 from multiplt.llm.base import LLM
 from multiplt.records import PyFunction, TestedFunction
@@ -26,6 +26,8 @@ from multiplt.testgen.config import TestgenConfig, TestgenReport
 from multiplt.testgen.extract import extract_asserts
 from multiplt.testgen.prompt import test_prompt
 from multiplt.testgen.work import STAGE, TYPES_STAGE, TestWork
+
+Done = Callable[[TestedFunction | None], list[Request]]
 
 __all__ = [
     "STAGE",
@@ -66,15 +68,18 @@ def generate_tests(
 
         bar = tqdm(total=len(functions), desc="testgen", unit="fn", leave=False)
 
-    def units():  # type: ignore[no-untyped-def]
+    def units() -> Iterator[Unit]:
         for i, fn in enumerate(functions):
             owner = Owner()
 
-            def done(result: TestedFunction | None, i: int = i) -> list:  # type: ignore[type-arg]
+            def done(result: TestedFunction | None, i: int = i) -> list[Request]:
                 results[i] = result
                 return []
 
-            yield owner, TestWork(fn, config, funnel, report, owner, done).start()
+            def start(fn: PyFunction = fn, owner: Owner = owner, done: Done = done) -> list[Request]:
+                return TestWork(fn, config, funnel, report, owner, done).start()
+
+            yield start_unit(owner, start)
 
     def finished(owner: Owner) -> None:
         if owner.failed is not None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from multiplt.cli import Parser, make_folder, output_file, positive_int, run
 from multiplt.funnel import Funnel
-from multiplt.llm import LLMError, get_llm
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, TestgenReport, generate_tests
+
+PROG = "python -m multiplt.testgen"
 
 
 def summary(report: TestgenReport, counters: dict[str, int], wall_s: float) -> dict[str, Any]:
@@ -40,56 +41,63 @@ def summary(report: TestgenReport, counters: dict[str, int], wall_s: float) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m multiplt.testgen", description=__doc__.splitlines()[0])
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--from", dest="source", required=True, help="a .py file, folder, JSONL or dataset")
-    p.add_argument("--n", type=int, default=None, help="first N functions the source stage keeps")
+    p.add_argument("--n", type=positive_int, default=None, help="first N functions the source stage keeps")
     p.add_argument("--llm", default="auto", help="llamacpp | vllm | openai | replay | auto")
     p.add_argument("--model", default=None, help="model name or path for the backend")
-    p.add_argument("--n-parallel", type=int, default=8, help="llamacpp: sequences decoded together")
-    p.add_argument("--k", type=int, default=TestgenConfig.k, help="samples per function")
-    p.add_argument("--max-tokens", type=int, default=TestgenConfig.max_tokens)
+    p.add_argument("--n-parallel", type=positive_int, default=8, help="llamacpp: sequences decoded together")
+    p.add_argument("--k", type=positive_int, default=TestgenConfig.k, help="samples per function")
+    p.add_argument("--max-tokens", type=positive_int, default=TestgenConfig.max_tokens)
     p.add_argument("--temperature", type=float, default=TestgenConfig.temperature)
     p.add_argument("--threshold", type=float, default=TestgenConfig.coverage_threshold)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--store", type=Path, default=None, help="work store (default OUT/work.sqlite)")
     args = p.parse_args(argv)
+    if not 0.0 <= args.threshold <= 1.0:
+        p.error("--threshold is a fraction between 0 and 1")
+    if args.temperature < 0:
+        p.error("--temperature must be 0 or more")
+    return run(PROG, lambda: _main(args))
 
+
+def _main(args: argparse.Namespace) -> int:
+    from multiplt.engines import backend, close_quietly
     from multiplt.sandboxes import Sandbox
     from multiplt.sources import SourceConfig, SourceError, load_functions
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    store = WorkStore(args.store or args.out / "work.sqlite")
+    make_folder(args.out, "--out")
     funnel = Funnel()
+    functions = list(load_functions(args.source, SourceConfig(limit=args.n), funnel))
+    if not functions:
+        raise SourceError(f"{args.source} holds no Python function that the source filters keep")
+    store = WorkStore(output_file(args.store, "--store") if args.store else args.out / "work.sqlite")
+    llm = None
     try:
-        functions = list(load_functions(args.source, SourceConfig(limit=args.n), funnel))
-    except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    options: dict[str, Any] = {}
-    if args.llm == "replay":
-        options["store"] = store
-    if args.model:
-        options["model"] = args.model
-    if args.llm in ("llamacpp", "auto"):
-        options.setdefault("n_parallel", args.n_parallel)
-    try:
-        llm = get_llm(args.llm, **options)
-    except LLMError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    config = TestgenConfig(
-        k=args.k, max_tokens=args.max_tokens, temperature=args.temperature, coverage_threshold=args.threshold
-    )
-    report = TestgenReport()
-    t0 = time.perf_counter()
-    with Sandbox(languages=["python"]) as sandbox:
-        tested = generate_tests(functions, llm, sandbox, store, config, funnel, report=report)
-    wall = time.perf_counter() - t0
-    with (args.out / "tested.jsonl").open("w") as f:
-        for t in tested:
-            f.write(t.to_json() + "\n")
-    (args.out / "funnel.json").write_text(json.dumps(funnel.to_dict(), indent=2))
-    result = summary(report, store.counters(), wall)
+        options: dict[str, Any] = {}
+        if args.llm in ("llamacpp", "auto"):
+            options["n_parallel"] = args.n_parallel
+        llm = backend(args.llm, model=args.model, store=store, options=options)
+        config = TestgenConfig(
+            k=args.k,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            coverage_threshold=args.threshold,
+        )
+        report = TestgenReport()
+        t0 = time.perf_counter()
+        with Sandbox(languages=["python"]) as sandbox:
+            tested = generate_tests(functions, llm, sandbox, store, config, funnel, report=report)
+        wall = time.perf_counter() - t0
+        with (args.out / "tested.jsonl").open("w") as f:
+            for t in tested:
+                f.write(t.to_json() + "\n")
+        (args.out / "funnel.json").write_text(json.dumps(funnel.to_dict(), indent=2))
+        result = summary(report, store.counters(), wall)
+    finally:
+        if llm is not None:
+            close_quietly(llm)
+        store.close()
     (args.out / "report.json").write_text(json.dumps(result, indent=2))
     print(funnel.table())
     print()
