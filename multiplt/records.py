@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -26,6 +27,16 @@ def content_hash(*parts: str) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()[:24]
+
+
+def line_coverage(statements: Collection[int], executed: Iterable[Collection[int]]) -> float:
+    """The share of `statements` that the runs in `executed` reach together (lines outside are ignored)."""
+    if not statements:
+        return 1.0  # a body that is only a docstring has nothing left to cover
+    ran: set[int] = set()
+    for lines in executed:
+        ran.update(lines)
+    return len(ran & set(statements)) / len(statements)
 
 
 class _Record:
@@ -118,16 +129,52 @@ class TypeSignature(_Record):
 
 @dataclass(frozen=True)
 class TestedFunction(_Record):
-    """A function with the generated asserts that passed, the coverage they reach and inferred types."""
+    """A function with the generated asserts that passed, the coverage they reach and inferred types.
+
+    A target's suite holds only the asserts it can express, so coverage must be recomputable over any
+    subset: `statements` are the function's own statement lines and `executed[i]` the ones assert i
+    ran. Records written before these were kept have both empty (`lines_known` is False); for them
+    only the coverage of all the asserts together is known.
+    """
 
     function: PyFunction
     asserts: tuple[str, ...]
     coverage: float
     types: TypeSignature | None = None
+    statements: tuple[int, ...] = ()
+    executed: tuple[tuple[int, ...], ...] = ()
 
     @property
     def id(self) -> str:
         return self.function.id
+
+    @property
+    def lines_known(self) -> bool:
+        return len(self.executed) == len(self.asserts) and bool(self.asserts)
+
+    def coverage_of(self, asserts: Collection[str]) -> float | None:
+        """The share of the function's statements that `asserts` (some of this record's) execute
+        together; None when this record does not know each assert's lines."""
+        chosen = set(asserts)
+        if chosen >= set(self.asserts):
+            return self.coverage
+        if not self.lines_known:
+            return None
+        ran = (lines for a, lines in zip(self.asserts, self.executed, strict=True) if a in chosen)
+        return round(line_coverage(self.statements, ran), 4)
+
+    def restricted_to(self, asserts: Collection[str]) -> TestedFunction:
+        """This function as a target that runs only `asserts` sees it: those asserts, their lines and
+        their coverage (the record's own coverage where its lines are unknown)."""
+        chosen = set(asserts)
+        keep = [i for i, a in enumerate(self.asserts) if a in chosen]
+        cov = self.coverage_of(chosen)
+        return dataclasses.replace(
+            self,
+            asserts=tuple(self.asserts[i] for i in keep),
+            executed=tuple(self.executed[i] for i in keep) if self.lines_known else (),
+            coverage=self.coverage if cov is None else cov,
+        )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
 from multiplt.records import Candidate, TestedFunction
 from multiplt.store import WorkStore
+from multiplt.testgen.config import TestgenConfig
+
+COVERAGE_THRESHOLD = TestgenConfig.coverage_threshold
+"""The bar a target's own suite must reach: test generation's default bar, unless a build says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,21 @@ def stage_name(language: str) -> str:
     return f"translate/{language}"
 
 
-def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_body: bool = True) -> Job | None:
-    """The prompt and test suite of one function for one target, or None with the reason counted."""
+def prepare_one(
+    t: TestedFunction,
+    lang: Language,
+    funnel: Funnel,
+    *,
+    python_body: bool = True,
+    coverage_threshold: float = COVERAGE_THRESHOLD,
+) -> Job | None:
+    """The prompt and test suite of one function for one target, or None with the reason counted.
+
+    The suite holds only the asserts the target can express, and a translation is validated by
+    nothing else, so the coverage bar is applied again to those asserts: the job's `tested` is the
+    function restricted to them (its row's coverage is its own suite's). A record that does not know
+    each assert's lines (written by an older version) can only be judged when every assert compiled;
+    otherwise it is dropped as needing its tests regenerated (cached sandbox runs make that cheap)."""
     stage = f"prepare/{lang.name}"
     funnel.seen(stage)
     if lang.typed and t.types is None:
@@ -77,16 +94,33 @@ def prepare_one(t: TestedFunction, lang: Language, funnel: Funnel, *, python_bod
     except Unsupported as exc:
         funnel.drop(stage, f"unsupported: {_short(str(exc))}")
         return None
+    left_out = {src.strip() for src, _ in suite.dropped}
+    compiled = [a for a in t.asserts if a.strip() not in left_out]
+    cov = t.coverage_of(compiled)
+    if cov is None:
+        funnel.drop(stage, "coverage in target unknown (tests from an older version)")
+        return None
+    if cov + 1e-9 < coverage_threshold:
+        funnel.drop(stage, "coverage below threshold in target")
+        return None
     funnel.keep(stage)
-    return Job(t, prompt, suite, tuple(unit.names) if unit.is_unit else None)
+    return Job(t.restricted_to(compiled), prompt, suite, tuple(unit.names) if unit.is_unit else None)
 
 
 def prepare(
-    tested: Sequence[TestedFunction], language: str, funnel: Funnel, *, python_body: bool = True
+    tested: Sequence[TestedFunction],
+    language: str,
+    funnel: Funnel,
+    *,
+    python_body: bool = True,
+    coverage_threshold: float = COVERAGE_THRESHOLD,
 ) -> list[Job]:
     """Prompts and test suites for the functions a target can take; the rest are counted drops."""
     lang = compilers.get(language)
-    jobs = (prepare_one(t, lang, funnel, python_body=python_body) for t in tested)
+    jobs = (
+        prepare_one(t, lang, funnel, python_body=python_body, coverage_threshold=coverage_threshold)
+        for t in tested
+    )
     return [j for j in jobs if j is not None]
 
 

@@ -1,9 +1,11 @@
 """A scripted LLM for pipeline tests: canned completions, written by hand for four example functions.
 
 It is not a model: it answers from the tables below, keyed by the function named in the prompt and the
-kind of prompt (test generation, Racket or Lua translation). Each answer list mixes right and wrong
-completions so every branch of the pipeline (passing, failing, unparsable, duplicate) is exercised
-with real sandboxes. `delay_s` makes each call slow enough for a test to kill a build midway.
+kind of prompt (test generation, or a translation into one of the five targets). Each answer list
+mixes right and wrong completions so every branch of the pipeline (passing, failing, unparsable,
+duplicate) is exercised with real sandboxes. `delay_s` makes each call slow enough for a test to kill
+a build midway. `classify` (not in the example corpus; tests write it themselves) has a test that only
+some targets can express, for the per-target coverage bar.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ TESTS = {
     'assert is_palindrome("abca") == False\n',
     "sum_of_squares": "3) == 14\nassert sum_of_squares(0) == 0\nassert sum_of_squares(-2) == 0\nassert sum_of_squares(10) == 385\n",
     "digit_sum": "1234) == 10\nassert digit_sum(-907) == 16\nassert digit_sum(0) == 0\n",
+    # 10**20 fits no 64-bit int: Lua, OCaml, R and Julia drop that assert, and with it the "big" branch.
+    "classify": '-5) == "negative"\nassert classify(100000000000000000000) == "big"\n'
+    'assert classify(7) == "small"\n',
 }
+
+CLASSIFY = (
+    "def classify(n: int) -> str:\n"
+    '    """Name the size of n: "negative" below zero, "big" above a thousand, else "small"."""\n'
+    "    if n < 0:\n"
+    '        return "negative"\n'
+    "    if n > 1000:\n"
+    '        return "big"\n'
+    '    return "small"\n'
+)
 
 RACKET = {
     "count_vowels": [
@@ -46,6 +61,7 @@ RACKET = {
         "  (for/sum ([c (number->string (abs n))]) (- (char->integer c) 48)))\n",
         "  (let loop ([m n] [acc 0]) (if (<= m 0) acc (loop (quotient m 10) (+ acc (remainder m 10))))))\n",  # wrong
     ],
+    "classify": ['  (cond [(< n 0) "negative"] [(> n 1000) "big"] [else "small"]))\n'],
 }
 
 LUA = {
@@ -65,6 +81,70 @@ LUA = {
         "  local m, t = math.abs(n), 0\n  while m > 0 do t = t + m % 10; m = m // 10 end\n  return t\nend\n",
         "  return n % 10\nend\n",  # wrong
     ],
+    "classify": [
+        '  if n < 0 then return "negative" end\n  if n > 1000 then return "big" end\n  return "small"\nend\n'
+    ],
+}
+
+OCAML = {
+    "count_vowels": [
+        "  String.length text\n",  # wrong
+        "  let c = ref 0 in\n"
+        '  String.iter (fun ch -> if String.contains "aeiou" ch then incr c) (String.lowercase_ascii text);\n'
+        "  !c\n",
+    ],
+    "is_palindrome": [
+        "  let s = String.lowercase_ascii word in\n  let n = String.length s in\n"
+        "  let rec go i = i >= n / 2 || (s.[i] = s.[n - 1 - i] && go (i + 1)) in\n  go 0\n",
+        "  let n = String.length word in\n"
+        "  let rec go i = i >= n / 2 || (word.[i] = word.[n - 1 - i] && go (i + 1)) in\n  go 0\n",  # wrong: case
+    ],
+    "sum_of_squares": [
+        "  if n <= 0 then 0 else n * n + sum_of_squares (n - 1)\n",
+        "  n * n\n",  # wrong
+    ],
+    "digit_sum": [
+        "  let m = abs n in\n  if m < 10 then m else m mod 10 + digit_sum (m / 10)\n",
+        "  n mod 10\n",  # wrong
+    ],
+}
+
+R = {
+    "count_vowels": [
+        '  sum(strsplit(tolower(text), "")[[1]] %in% c("a", "e", "i", "o", "u"))\n}\n',
+        "  nchar(text)\n}\n",  # wrong
+    ],
+    "is_palindrome": [
+        '  word == paste(rev(strsplit(word, "")[[1]]), collapse = "")\n}\n',  # wrong: case
+        '  s <- tolower(word)\n  s == paste(rev(strsplit(s, "")[[1]]), collapse = "")\n}\n',
+    ],
+    "sum_of_squares": [
+        "  if (n <= 0) return(0)\n  sum((1:n) * (1:n))\n}\n",
+        "  n * n\n}\n",  # wrong
+    ],
+    "digit_sum": [
+        "  m <- abs(n)\n  t <- 0\n  while (m > 0) {\n    t <- t + m %% 10\n    m <- m %/% 10\n  }\n  t\n}\n",
+        "  n %% 10\n}\n",  # wrong
+    ],
+}
+
+JULIA = {
+    "count_vowels": [
+        '    count(c -> c in "aeiou", lowercase(text))\nend\n',
+        "    length(text)\nend\n",  # wrong
+    ],
+    "is_palindrome": [
+        "    word == reverse(word)\nend\n",  # wrong: case
+        "    s = lowercase(word)\n    s == reverse(s)\nend\n",
+    ],
+    "sum_of_squares": [
+        "    n <= 0 ? 0 : sum(i * i for i in 1:n)\nend\n",
+        "    n * n\nend\n",  # wrong
+    ],
+    "digit_sum": [
+        "    sum(digits(abs(n)))\nend\n",
+        "    n % 10\nend\n",  # wrong
+    ],
 }
 
 
@@ -78,14 +158,23 @@ class ScriptedLLM:
         self.calls = 0
 
     def _answers(self, prompt: str) -> list[str]:
-        for name in FUNCTIONS:
+        last = prompt.rstrip().splitlines()[-1]
+        for name in TESTS:
             if prompt.endswith(f"assert {name}("):
                 return [TESTS[name]]
-            last = prompt.rstrip().splitlines()[-1]
             if "#lang racket" in prompt and last.startswith(f"(define ({name}"):
-                return RACKET[name]
-            if last.startswith(f"local function {name}("):
-                return LUA[name]
+                table = RACKET
+            elif last.startswith(f"local function {name}("):
+                table = LUA
+            elif last.startswith(f"let rec {name} ("):
+                table = OCAML
+            elif last.startswith(f"{name} <- function("):
+                table = R
+            elif last.startswith(f"function {name}("):
+                table = JULIA
+            else:
+                continue
+            return table.get(name, ["\n"])
         return ["\n"]
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:

@@ -54,7 +54,11 @@ def test_prompt_ends_with_open_assert():
             "1, 0, 5) == 1, 'msg'\nassert 5 == clamp(9, 0, 5)",
             ["assert clamp(1, 0, 5) == 1", "assert clamp(9, 0, 5) == 5"],
         ),
-        ("x, 0, 5) == 1\nassert clamp(1, lo=0, hi=5) == 1\nassert clamp(*a) == 1", []),
+        # keyword calls are kept (bound against the signature later); names and unpacking are not literals
+        (
+            "x, 0, 5) == 1\nassert clamp(1, lo=0, hi=5) == 1\nassert clamp(*a) == 1",
+            ["assert clamp(1, lo=0, hi=5) == 1"],
+        ),
         ("1, 0, 5) != 2\nassert clamp(1, 0, 5) > 0\nassert clamp(1, 0, print(5)) == 1", []),
         (
             "[1], (2, 3), {'a': None}) is None\nassert clamp(1, 0, 5) == 1\nassert clamp(1, 0",
@@ -113,7 +117,7 @@ def test_generate_tests_keeps_drops_and_counts(tmp_path):
     llm = _scripted(
         {
             "clamp": "-1, 0, 5) == 0\nassert clamp(9, 0, 5) == 5\nassert clamp(3, 0, 5) == 3\nassert clamp(3, 0, 5) == 4",
-            "nothing": "a=1) == 1",
+            "nothing": "*a) == 1",
             "failing": "1) == 2",
             "partial": "1) == 1",
         }

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from multiplt.factory.requests import Generate, Owner, Request, Run
 from multiplt.funnel import Funnel
 from multiplt.llm import Completion
-from multiplt.records import Outcome, PyFunction, TestedFunction, TypeSignature
+from multiplt.records import Outcome, PyFunction, TestedFunction, TypeSignature, line_coverage
 from multiplt.testgen.config import TestgenConfig, TestgenReport
 from multiplt.testgen.extract import extract_asserts
 from multiplt.testgen.harness import AssertReport, body_range, harness_program, parse_report
@@ -27,14 +27,12 @@ BUDGET_STAGE = "samples/testgen"
 
 
 def coverage(reports: list[AssertReport]) -> float:
-    statements: set[int] = set()
-    executed: set[int] = set()
-    for r in reports:
-        statements |= r.statements
-        executed |= r.executed
-    if not statements:
-        return 1.0  # a body that is only a docstring has nothing left to cover
-    return len(executed & statements) / len(statements)
+    return line_coverage(_statements(reports), (r.executed for r in reports))
+
+
+def _statements(reports: list[AssertReport]) -> tuple[int, ...]:
+    """The function's own statements; every passing run reports the same set, a failed one none."""
+    return tuple(sorted(set().union(*(r.statements for r in reports))))
 
 
 class TestWork:
@@ -139,6 +137,8 @@ class TestWork:
             asserts=tuple(a for a, _ in passing),
             coverage=round(cov, 4),
             types=self._types([c for _, r in passing for c in r.calls]),
+            statements=_statements([r for _, r in passing]),
+            executed=tuple(tuple(sorted(r.executed)) for _, r in passing),
         )
 
     def _types(self, calls: list[CallRecord]) -> TypeSignature | None:
