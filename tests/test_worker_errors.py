@@ -46,6 +46,8 @@ def _check_one_error(result: object, out: Path, err: str) -> None:
     errors = f.stage("errors")
     assert errors.seen == 1 and dict(errors.drops) == {"worker error: TypeError": 1}
     assert f.stage("yield/racket").kept >= 1, "the other functions went on"
+    assert f.stage("testgen").drops["worker error: TypeError"] == 1, "dropped where it was in flight"
+    assert all(stage.balanced for stage in f.stages.values()), f.table()
     card = (out / "README.md").read_text()
     assert (
         "## Worker errors" in card and f"{BROKEN} (" in card and "TypeError: can only concatenate str" in card
@@ -101,3 +103,4 @@ def test_a_function_that_breaks_its_unit_at_start_is_counted_not_fatal(
     )
     assert dict(result.funnel.stage("errors").drops) == {"worker error: TypeError": 1}
     assert result.funnel.stage("yield/racket").kept >= 1
+    assert all(stage.balanced for stage in result.funnel.stages.values()), result.funnel.table()

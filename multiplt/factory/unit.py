@@ -22,6 +22,7 @@ from multiplt.funnel import Funnel
 from multiplt.records import PyFunction, TestedFunction
 from multiplt.shards import ShardWriter
 from multiplt.testgen.config import TestgenConfig, TestgenReport
+from multiplt.testgen.work import STAGE as TESTGEN_STAGE
 from multiplt.testgen.work import TestWork
 from multiplt.translate import TranslateConfig, prepare_one
 
@@ -69,14 +70,17 @@ class FunctionUnit(Owner):
         self.fn = fn
         self.ctx = ctx
         self.tested: TestedFunction | None = None
+        self.testing: TestWork | None = None  # while its tests are being made (stage "testgen" open)
         self.works: list[TranslateWork] = []
 
     def start(self) -> list[Request]:
         ctx = self.ctx
-        return TestWork(self.fn, ctx.testgen, ctx.funnel, ctx.report, self, self._tested).start()
+        self.testing = TestWork(self.fn, ctx.testgen, ctx.funnel, ctx.report, self, self._tested)
+        return self.testing.start()
 
     def _tested(self, tested: TestedFunction | None) -> list[Request]:
         ctx = self.ctx
+        self.testing = None
         self.tested = tested
         if tested is None:
             return []
@@ -112,8 +116,11 @@ class FunctionUnit(Owner):
         again as a failed unit, one drop of stage "errors"."""
         ctx = self.ctx
         if self.failed is not None:
+            reason = f"worker error: {self.failed.split(':')[0]}"
+            if self.testing is not None:  # "testgen" saw the function and will never decide on it
+                ctx.funnel.drop(TESTGEN_STAGE, reason)
             ctx.funnel.seen(ERRORS_STAGE)
-            ctx.funnel.drop(ERRORS_STAGE, f"worker error: {self.failed.split(':')[0]}")
+            ctx.funnel.drop(ERRORS_STAGE, reason)
             ctx.error_count += 1
             if len(ctx.errors) < MAX_ERRORS:
                 ctx.errors.append(f"{self.fn.name} ({self.fn.origin}): {self.failed}"[:300])

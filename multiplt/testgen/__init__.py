@@ -68,6 +68,8 @@ def generate_tests(
 
         bar = tqdm(total=len(functions), desc="testgen", unit="fn", leave=False)
 
+    seen: set[Owner] = set()  # functions the testgen stage counted in (its TestWork started)
+
     def units() -> Iterator[Unit]:
         for i, fn in enumerate(functions):
             owner = Owner()
@@ -77,13 +79,18 @@ def generate_tests(
                 return []
 
             def start(fn: PyFunction = fn, owner: Owner = owner, done: Done = done) -> list[Request]:
-                return TestWork(fn, config, funnel, report, owner, done).start()
+                work = TestWork(fn, config, funnel, report, owner, done)
+                seen.add(owner)
+                return work.start()
 
             yield start_unit(owner, start)
 
     def finished(owner: Owner) -> None:
         if owner.failed is not None:
+            if owner not in seen:  # it broke before the stage counted it in: count it now
+                funnel.seen(STAGE)
             funnel.drop(STAGE, f"worker error: {owner.failed.split(':')[0]}")
+        seen.discard(owner)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(kept=report.kept)
