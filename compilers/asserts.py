@@ -3,6 +3,11 @@
 Only literal values are accepted (lists, dicts, tuples, sets, numbers with simple arithmetic,
 `float('inf')`, ...): an assert that needs Python to run to know its values cannot be compiled into
 another language, so it is rejected here with a reason and counted as dropped by the caller.
+
+`literal` is the one evaluator of corpus and LLM text on the host (asserts, doctest results, default
+values, the asserts test generation keeps), so it is bounded: nesting depth, the size of every int
+(checked before a power is computed) and every failure of the arithmetic end as `Unsupported`, never
+as a hang, a memory blow-up or another exception.
 """
 
 from __future__ import annotations
@@ -48,42 +53,85 @@ _SPECIAL_FLOATS = {
 }
 
 
+# Far beyond any test's values and small enough that every int let through can be printed (Python
+# refuses to turn ints of more than 4,300 digits into text; 8,192 bits is about 2,466 digits).
+MAX_INT_BITS = 8192
+# Nesting of containers, signs and operators (a chain `1 + 1 + ...` nests one level per term); it keeps
+# the recursion far from Python's limit.
+MAX_DEPTH = 100
+
+
 def literal(node: ast.expr) -> Any:
-    """The value of a literal expression; `Unsupported` if evaluating it would need to run Python code."""
+    """The value of a literal expression; `Unsupported` if evaluating it would need to run Python code
+    or would exceed the evaluator's bounds."""
+    return _literal(node, 0)
+
+
+def _literal(node: ast.expr, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise Unsupported(f"literal nested more than {MAX_DEPTH} deep")
+    inner = depth + 1
     match node:
         case ast.Constant(value=v) if v is None or isinstance(v, bool | int | float | str):
-            return v
+            return _bounded(v)
         case ast.UnaryOp(op=ast.USub(), operand=o):
-            v = literal(o)
+            v = _literal(o, inner)
             if isinstance(v, int | float) and not isinstance(v, bool):
                 return -v
         case ast.UnaryOp(op=ast.UAdd(), operand=o):
-            v = literal(o)
+            v = _literal(o, inner)
             if isinstance(v, int | float) and not isinstance(v, bool):
                 return v
         case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINOPS:
-            a, b = literal(left), literal(right)
+            a, b = _literal(left, inner), _literal(right, inner)
             numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b))
-            if numeric and not (isinstance(op, ast.Pow) and abs(b) > 256):
-                try:
-                    return _BINOPS[type(op)](a, b)
-                except (ArithmeticError, ValueError) as e:
-                    raise Unsupported(f"arithmetic fails: {ast.unparse(node)}") from e
+            if numeric:
+                return _arithmetic(op, a, b, node)
             if isinstance(op, ast.Add) and isinstance(a, str) and isinstance(b, str):
                 return a + b
         case ast.List(elts=elts):
-            return [literal(e) for e in elts]
+            return [_literal(e, inner) for e in elts]
         case ast.Tuple(elts=elts):
-            return tuple(literal(e) for e in elts)
+            return tuple(_literal(e, inner) for e in elts)
         case ast.Set(elts=elts):
-            return set(_hashable(literal(e)) for e in elts)
+            return set(_hashable(_literal(e, inner)) for e in elts)
         case ast.Dict(keys=keys, values=values) if None not in keys:
-            return {_hashable(literal(k)): literal(v) for k, v in zip(keys, values, strict=True)}  # type: ignore[arg-type]
+            return {
+                _hashable(_literal(k, inner)): _literal(v, inner)  # type: ignore[arg-type]
+                for k, v in zip(keys, values, strict=True)
+            }
         case ast.Attribute(value=ast.Name(id="math"), attr=attr) if attr in {"inf", "nan", "pi", "e", "tau"}:
             return getattr(math, attr)
         case ast.Call(func=ast.Name(id=name), args=args, keywords=[]):
-            return _call(name, [literal(a) for a in args], node)
-    raise Unsupported(f"not a literal value: {ast.unparse(node)}")
+            return _call(name, [_literal(a, inner) for a in args], node)
+    raise Unsupported(f"not a literal value: {_shown(node)}")
+
+
+def _arithmetic(op: ast.operator, a: float, b: float, node: ast.expr) -> Any:
+    """`a op b`, refused before it is computed where the result would pass the int bound: every operand
+    is already bounded, so only a power can grow past it."""
+    if isinstance(op, ast.Pow) and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        if b > MAX_INT_BITS or b * math.log2(abs(a)) > MAX_INT_BITS + 1:
+            raise Unsupported(f"integer beyond {MAX_INT_BITS} bits: {_shown(node)}")
+    try:
+        return _bounded(_BINOPS[type(op)](a, b))
+    except (ArithmeticError, ValueError) as e:
+        raise Unsupported(f"arithmetic fails: {_shown(node)}") from e
+
+
+def _bounded(v: Any) -> Any:
+    if isinstance(v, int) and v.bit_length() > MAX_INT_BITS:
+        raise Unsupported(f"integer beyond {MAX_INT_BITS} bits")
+    return v
+
+
+def _shown(node: ast.expr) -> str:
+    """A node's source for a reason, cut short (the reason of a huge expression must stay small)."""
+    try:
+        text = ast.unparse(node)
+    except (RecursionError, ValueError):
+        return "(expression too complex to show)"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _hashable(v: Any) -> Any:
@@ -100,14 +148,17 @@ def _call(name: str, args: list[Any], node: ast.expr) -> Any:
         if key in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[key]
     if name == "float" and len(args) == 1 and isinstance(args[0], int | float):
-        return float(args[0])
+        try:
+            return float(args[0])
+        except OverflowError as e:
+            raise Unsupported(f"arithmetic fails: {_shown(node)}") from e
     if name in {"set", "frozenset", "list", "tuple", "dict"} and not args:
         return {"set": set(), "frozenset": set(), "list": [], "tuple": (), "dict": {}}[name]
     if name in {"set", "frozenset"} and len(args) == 1 and isinstance(args[0], list | tuple | str):
         return set(_hashable(x) for x in args[0])
     if name in {"list", "tuple"} and len(args) == 1 and isinstance(args[0], list | tuple | str):
         return list(args[0]) if name == "list" else tuple(args[0])
-    raise Unsupported(f"not a literal value: {ast.unparse(node)}")
+    raise Unsupported(f"not a literal value: {_shown(node)}")
 
 
 def parse_assert(
@@ -119,6 +170,8 @@ def parse_assert(
         tree = ast.parse(source.strip())
     except SyntaxError as e:
         raise Unsupported("not valid Python") from e
+    except (ValueError, MemoryError, RecursionError) as e:  # null bytes; nesting past the parser's limits
+        raise Unsupported("too complex to parse") from e
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         raise Unsupported("not a single assert statement")
     test = tree.body[0].test

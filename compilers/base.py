@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
+
 from multiplt.records import Outcome, PyFunction, TypeSignature
 
 from . import cleaner
@@ -46,8 +48,9 @@ REL_TOL = 1e-6
 ABS_TOL = 1e-9
 
 # Printed by every harness after its last assert: a program that exits 0 without running all of its tests
-# (a candidate calling exit) does not pass.
-PASS_MARK = "MULTIPLT-TESTS-PASSED"
+# (a candidate calling exit) does not pass. The sandbox swaps it for a mark drawn per run, so a candidate
+# that prints it (it is in every published suite) does not pass either (see `multiplt.sandboxes.passmark`).
+PASS_MARK = PLACEHOLDER
 
 
 @dataclass(frozen=True)
@@ -452,12 +455,14 @@ class Language:
         raise NotImplementedError
 
     def program(self, function_code: str, suite: CompiledSuite) -> str:
-        """The whole file the sandbox runs: the candidate, then the harness with its asserts."""
-        return f"{function_code.rstrip()}\n\n{suite.code}"
+        """The whole file the sandbox runs: the candidate, then the harness with its asserts. The
+        candidate is defused: a pass mark written into it would become the run's live mark."""
+        return f"{defuse(function_code).rstrip()}\n\n{suite.code}"
 
     def passed(self, outcome: Outcome) -> bool:
         """Exit status 0 and the harness's closing mark: exit 0 alone also covers a candidate that
-        exits early and a harness that never ran."""
+        exits early and a harness that never ran. Only a harness's own mark reads as the mark once
+        the sandbox has handed back the output."""
         return outcome.status == "pass" and outcome.exit_code == 0 and PASS_MARK in outcome.stdout
 
     # ----- cleaning --------------------------------------------------------------------------------

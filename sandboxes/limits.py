@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
+from multiplt.sandboxes.passmark import Seal
 from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.records import Outcome, Program
@@ -32,13 +33,15 @@ class SandboxLimits:
         return self.memory_mb if self.memory_mb is not None else runtime.memory_mb
 
 
-def make_job(program: Program, runtime: Runtime, limits: SandboxLimits, job_id: int) -> dict[str, object]:
-    """The message the runner gets for one program."""
+def make_job(
+    program: Program, runtime: Runtime, limits: SandboxLimits, job_id: int, seal: Seal
+) -> dict[str, object]:
+    """The message the runner gets for one program, carrying this run's pass mark (`seal`)."""
     return {
         "id": job_id,
         "filename": runtime.filename,
         "argv": list(runtime.argv),
-        "code": program.code,
+        "code": seal.apply(program.code),
         "timeout": float(program.timeout_s),
         "env": {"LANG": "C.UTF-8", "TMPDIR": "/tmp", **runtime.env},
         "keep": limits.keep_bytes,
@@ -48,10 +51,11 @@ def make_job(program: Program, runtime: Runtime, limits: SandboxLimits, job_id: 
     }
 
 
-def to_outcome(runtime: Runtime, result: dict[str, object]) -> Outcome:
-    """The runner reports facts; the verdict (and the language's pass rule) is applied here."""
-    stdout = str(result.get("stdout", ""))
-    stderr = str(result.get("stderr", ""))
+def to_outcome(runtime: Runtime, result: dict[str, object], seal: Seal) -> Outcome:
+    """The runner reports facts; the verdict (and the language's pass rule) is applied here, to output in
+    which only the harness's own mark reads as the pass mark."""
+    stdout = seal.lift(str(result.get("stdout", "")))
+    stderr = seal.lift(str(result.get("stderr", "")))
     seconds = float(result.get("seconds", 0.0))  # type: ignore[arg-type]
     if result.get("runner_error"):
         return Outcome("error", None, stdout, f"runner error: {result['runner_error']}", seconds)

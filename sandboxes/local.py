@@ -1,7 +1,8 @@
 """LocalSandbox: programs as plain host processes under rlimits, for machines without Docker.
 
 It shares the runner's code (fresh scratch dir, own process group, rlimits, wall clock, output cap)
-but it is NOT isolation: a program can read and write anything the host user can, use the network
+and gives programs a minimal environment (no host secrets through the environment), but it is NOT
+isolation: a program can read and write anything the host user can, use the network
 and leave daemons that escaped its process group. It exists so that a laptop without Docker can try
 the pipeline on trusted inputs; it is never picked automatically, and it says so when created.
 """
@@ -13,14 +14,24 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
+from multiplt.sandboxes.passmark import Seal
 from multiplt.sandboxes.runner import execute
 from multiplt.sandboxes.runtimes import LANGUAGES, get
 
 from multiplt.records import Outcome, Program
+
+
+def program_env(job_env: Mapping[str, str]) -> dict[str, str]:
+    """What a program sees of the environment: the host's PATH (to find the interpreters) and the job's
+    own settings, never the rest of the parent's environment (API keys, tokens). TMPDIR is left to the
+    runner, which points it and HOME at the program's scratch dir."""
+    env = {k: v for k, v in job_env.items() if k != "TMPDIR"}
+    env["PATH"] = os.environ.get("PATH", os.defpath)
+    return env
 
 
 class UnsafeSandboxWarning(UserWarning):
@@ -90,12 +101,13 @@ class LocalSandbox:
         with self._lock:
             self._ids += 1
             job_id = self._ids
-        job = make_job(program, runtime, self.limits, job_id)
+        seal = Seal.new()
+        job = make_job(program, runtime, self.limits, job_id, seal)
         if runtime.address_space_limit_ok:
             job["address_space"] = self.limits.memory_for(runtime) << 20
-        job["env"] = {**os.environ, **job["env"]}  # type: ignore[dict-item]
+        job["env"] = program_env(job["env"])  # type: ignore[arg-type]
         try:
             result = execute(job, scratch=self._scratch(), contained=False)
         except Exception as exc:  # noqa: BLE001 - one broken run must not end the batch
             return Outcome("crashed", None, "", f"{type(exc).__name__}: {exc}", 0.0)
-        return to_outcome(runtime, result)
+        return to_outcome(runtime, result, seal)

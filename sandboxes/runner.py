@@ -137,6 +137,7 @@ def _child(job: dict, workdir: str, out_w: int, err_w: int) -> None:
         env = dict(job.get("env") or {})
         env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
         env["HOME"] = workdir
+        env.setdefault("TMPDIR", workdir)  # a job without one (LocalSandbox) keeps temp files in its scratch
         argv = list(job["argv"])
         os.execvpe(argv[0], argv, env)
     except BaseException as exc:  # noqa: BLE001 - anything here means the program never started

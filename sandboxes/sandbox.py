@@ -33,6 +33,7 @@ from typing import Any
 
 from multiplt.sandboxes.dockerfile import image_name, package_dir
 from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
+from multiplt.sandboxes.passmark import Seal
 from multiplt.sandboxes.runner import HEADER
 from multiplt.sandboxes.runtimes import LANGUAGES, Runtime, get
 
@@ -56,8 +57,25 @@ class ContainerBroken(Exception):
     """The runner or its container stopped answering: the run in flight gets a `crashed` outcome."""
 
 
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot), or None where /proc cannot say: with the pid it
+    names one process, so a pid the kernel handed on to another process is not mistaken for its owner."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else None
+
+
 def _owner_labels() -> dict[str, str]:
-    return {LABEL: LABEL_VALUE, f"{LABEL}.host": socket.gethostname(), f"{LABEL}.pid": str(os.getpid())}
+    pid = os.getpid()
+    labels = {LABEL: LABEL_VALUE, f"{LABEL}.host": socket.gethostname(), f"{LABEL}.pid": str(pid)}
+    started = _process_start(pid)
+    if started is not None:
+        labels[f"{LABEL}.pid-start"] = started
+    return labels
 
 
 def _pid_alive(pid: int) -> bool:
@@ -70,18 +88,33 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _owner_gone(labels: dict[str, str]) -> bool:
+    """Whether the process that made a container (on this host) has died; an owner on another host, or
+    one the labels do not name, is never taken for dead."""
+    if labels.get(f"{LABEL}.host") != socket.gethostname():
+        return False
+    try:
+        pid = int(labels.get(f"{LABEL}.pid", ""))
+    except ValueError:
+        return False
+    if pid <= 0 or not _pid_alive(pid):
+        return True
+    started = labels.get(f"{LABEL}.pid-start")
+    now = _process_start(pid)
+    return started is not None and now is not None and started != now
+
+
 def sweep_stale(client: Any) -> int:
-    """Remove sandbox containers whose owning process (on this host) is gone, or that already stopped."""
+    """Remove sandbox containers whose owning process (on this host) is gone, or that already stopped.
+
+    A container in "created" state is left alone while its owner lives: it is one that another
+    process is starting right now. The engine's list is read once (no per-container inspect), as
+    containers of other live sandboxes come and go while it is read."""
     removed = 0
-    host = socket.gethostname()
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}):
-        labels = c.labels or {}
-        owner_gone = labels.get(f"{LABEL}.host") == host and not _pid_alive(
-            int(labels.get(f"{LABEL}.pid", "0") or 0)
-        )
-        if owner_gone or c.status in ("exited", "dead", "created"):
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}):
+        if _owner_gone(c.get("Labels") or {}) or c.get("State") in ("exited", "dead"):
             try:
-                c.remove(force=True)
+                client.api.remove_container(c["Id"], force=True)
                 removed += 1
             except Exception:  # noqa: BLE001 - already going away
                 pass
@@ -115,54 +148,27 @@ class _Container:
         self._demux = transport == "attach"
         self._sock: socket.socket | None = None
         self._dir: str | None = None
+        self._api = client.api
+        self._id: str | None = None
         listener: socket.socket | None = None
-        command = ["python3", "-S", "-c", runner_source()]
-        binds: dict[str, dict[str, str]] = {}
-        if transport == "socket":
-            self._dir = tempfile.mkdtemp(prefix="multiplt-sock-")
-            os.chmod(self._dir, 0o755)
-            path = os.path.join(self._dir, "runner.sock")
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(path)
-            os.chmod(path, 0o666)  # the runner is uid 10001; the directory is mounted read-only
-            listener.listen(1)
-            listener.settimeout(_START_TIMEOUT_S)
-            binds = {self._dir: {"bind": "/run/multiplt", "mode": "ro"}}
-            command += ["--connect", "/run/multiplt/runner.sock"]
-        memory = f"{limits.memory_for(runtime)}m"
-        api = client.api
-        host_config = api.create_host_config(
-            network_mode="none",
-            read_only=True,
-            binds=binds or None,
-            tmpfs={
-                # The engine takes a tmpfs's mode from the image's directory unless uid/gid are given.
-                "/scratch": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=0700",
-                "/tmp": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=1777",
-            },
-            mem_limit=memory,
-            memswap_limit=memory,
-            pids_limit=limits.pids,
-            nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            auto_remove=True,
-        )
-        # stdin_open without detach also sets StdinOnce: the engine closes the runner's stdin (and so
-        # ends the container) when our end of the stream goes away, whatever killed us.
-        created = api.create_container(
-            image,
-            command=command,
-            stdin_open=self._demux,
-            detach=not self._demux,
-            tty=False,
-            user=USER,
-            network_disabled=True,
-            labels={**labels, f"{LABEL}.language": runtime.name},
-            host_config=host_config,
-        )
-        self.container = client.containers.get(created["Id"])
+        # Everything made here (scratch dir, listening socket, container) is undone by `destroy` if the
+        # start fails at any step: an engine that refuses the image must not cost a dir and an fd.
         try:
+            command = ["python3", "-S", "-c", runner_source()]
+            binds: dict[str, dict[str, str]] = {}
+            if transport == "socket":
+                self._dir = tempfile.mkdtemp(prefix="multiplt-sock-")
+                os.chmod(self._dir, 0o755)
+                path = os.path.join(self._dir, "runner.sock")
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener.bind(path)
+                os.chmod(path, 0o666)  # the runner is uid 10001; the directory is mounted read-only
+                listener.listen(1)
+                listener.settimeout(_START_TIMEOUT_S)
+                binds = {self._dir: {"bind": "/run/multiplt", "mode": "ro"}}
+                command += ["--connect", "/run/multiplt/runner.sock"]
+            self._id = self._create(image, command, binds, limits, labels)
+            self.container = client.containers.get(self._id)
             if self._demux:
                 attached = self.container.attach_socket(
                     params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -187,6 +193,47 @@ class _Container:
         finally:
             if listener is not None:
                 listener.close()
+
+    def _create(
+        self,
+        image: str,
+        command: list[str],
+        binds: dict[str, dict[str, str]],
+        limits: SandboxLimits,
+        labels: dict[str, str],
+    ) -> str:
+        memory = f"{limits.memory_for(self.runtime)}m"
+        host_config = self._api.create_host_config(
+            network_mode="none",
+            read_only=True,
+            binds=binds or None,
+            tmpfs={
+                # The engine takes a tmpfs's mode from the image's directory unless uid/gid are given.
+                "/scratch": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=0700",
+                "/tmp": f"rw,nosuid,nodev,size={limits.scratch_mb}m,uid=10001,gid=10001,mode=1777",
+            },
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=limits.pids,
+            nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            auto_remove=True,
+        )
+        # stdin_open without detach also sets StdinOnce: the engine closes the runner's stdin (and so
+        # ends the container) when our end of the stream goes away, whatever killed us.
+        created = self._api.create_container(
+            image,
+            command=command,
+            stdin_open=self._demux,
+            detach=not self._demux,
+            tty=False,
+            user=USER,
+            network_disabled=True,
+            labels={**labels, f"{LABEL}.language": self.runtime.name},
+            host_config=host_config,
+        )
+        return str(created["Id"])
 
     def _logs(self) -> str:
         try:
@@ -263,10 +310,11 @@ class _Container:
                 pass
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
-        try:
-            self.container.remove(force=True)
-        except Exception:  # noqa: BLE001 - auto-remove may have won the race
-            pass
+        if self._id is not None:
+            try:
+                self._api.remove_container(self._id, force=True)
+            except Exception:  # noqa: BLE001 - auto-remove may have won the race
+                pass
         if self._sock is not None:
             self._sock.close()
 
@@ -413,7 +461,8 @@ class Sandbox:
             return Outcome(
                 "crashed", None, "", f"could not start a container: {exc}", time.monotonic() - started
             )
-        job = make_job(program, runtime, self.limits, self._job_id())
+        seal = Seal.new()
+        job = make_job(program, runtime, self.limits, self._job_id(), seal)
         try:
             result = c.execute(job)
         except ContainerBroken as exc:
@@ -427,7 +476,7 @@ class Sandbox:
             self._discard(c)
             raise
         self._release(c)
-        return to_outcome(runtime, result)
+        return to_outcome(runtime, result, seal)
 
     def close(self) -> None:
         """Stop taking work and remove every container this Sandbox made (idempotent)."""

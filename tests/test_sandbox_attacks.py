@@ -6,7 +6,9 @@ process but the runner and the probe itself, a clean scratch dir, the runner sti
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -291,3 +293,107 @@ def test_file_size_signal_is_an_error(sb):
         language="lua",
     )
     assert out.status == "error", out
+
+
+def test_programs_do_not_see_the_hosts_environment(require_docker, monkeypatch):
+    require_docker(["python"])
+    from multiplt.sandboxes import Sandbox
+
+    monkeypatch.setenv("MULTIPLT_TEST_SECRET", "hunter2")
+    code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
+    with Sandbox(languages=["python"], concurrency=1) as box:
+        (out,) = box.run([Program("python", code)])
+    assert out.status == "pass", out
+    env = json.loads(out.stdout)
+    assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE"}, sorted(env)
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _sock_dirs() -> set[str]:
+    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("multiplt-sock-")}
+
+
+def test_a_container_that_fails_to_start_leaves_nothing(require_docker):
+    """The engine refuses the image: no scratch dir, no listening socket, no container is left."""
+    require_docker(["lua"])
+    import docker
+    from multiplt.sandboxes.limits import SandboxLimits
+    from multiplt.sandboxes.runtimes import get
+    from multiplt.sandboxes.sandbox import LABEL, _Container
+
+    client = docker.from_env()
+    labels = {LABEL: "test", f"{LABEL}.sandbox": uuid.uuid4().hex[:12]}
+    failures = []  # kept, tracebacks and all, as a caller that logs them would keep them
+
+    def start() -> None:
+        with pytest.raises(docker.errors.ImageNotFound) as failed:
+            _Container(client, get("lua"), "multiplt-no-such-image:never", SandboxLimits(), labels)
+        failures.append(failed.value)
+
+    start()  # the engine client's own connections are open before the fds are counted
+    fds, dirs = _open_fds(), _sock_dirs()
+    for _ in range(3):
+        start()
+    assert _open_fds() - fds == set(), "a listening socket was left open"
+    assert _sock_dirs() - dirs == set(), "a socket dir was left behind"
+    mine = {"label": f"{LABEL}.sandbox={labels[f'{LABEL}.sandbox']}"}
+    assert client.api.containers(all=True, filters=mine) == []
+
+
+def _created_container(client, labels: dict[str, str]) -> str:
+    """A container created and never started, as one is while its owner is starting it."""
+    from multiplt.sandboxes.dockerfile import image_name
+
+    created = client.api.create_container(image_name("lua"), command=["true"], labels=labels)
+    return created["Id"]
+
+
+def test_sweep_leaves_a_live_owners_container_that_is_being_started(require_docker):
+    require_docker(["lua"])
+    import socket
+    import subprocess
+    import sys
+
+    import docker
+    from multiplt.sandboxes.sandbox import LABEL, LABEL_VALUE, _process_start, sweep_stale
+
+    client = docker.from_env()
+    # another live process on this host, in the middle of starting a sandbox container
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    base = {
+        LABEL: LABEL_VALUE,
+        f"{LABEL}.host": socket.gethostname(),
+        f"{LABEL}.sandbox": uuid.uuid4().hex[:12],
+    }
+    try:
+        started = _process_start(owner.pid)
+        assert started is not None
+        live = _created_container(
+            client, {**base, f"{LABEL}.pid": str(owner.pid), f"{LABEL}.pid-start": started}
+        )
+        # the same pid, but a different process start time: the pid was handed on, its owner is gone
+        reused = _created_container(
+            client, {**base, f"{LABEL}.pid": str(owner.pid), f"{LABEL}.pid-start": "1"}
+        )
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        orphan = _created_container(client, {**base, f"{LABEL}.pid": str(gone.pid)})
+        sweep_stale(client)
+        left = {
+            c["Id"]
+            for c in client.api.containers(
+                all=True, filters={"label": f"{LABEL}.sandbox={base[f'{LABEL}.sandbox']}"}
+            )
+        }
+        assert live in left, "a live owner's container in 'created' state was swept"
+        assert reused not in left and orphan not in left
+    finally:
+        owner.kill()
+        owner.wait()
+        for c in client.api.containers(
+            all=True, filters={"label": f"{LABEL}.sandbox={base[f'{LABEL}.sandbox']}"}
+        ):
+            client.api.remove_container(c["Id"], force=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import pytest
@@ -51,3 +53,19 @@ def test_missing_interpreter_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(RuntimeError, match="lua5.3"):
         LocalSandbox(languages=["lua"], quiet=True)
+
+
+def test_programs_do_not_see_the_hosts_environment(local, monkeypatch):
+    """An LLM-written program must not read the host's tokens and keys: it gets PATH, LANG, and a HOME
+    and TMPDIR in its scratch dir, nothing else of the parent's environment."""
+    monkeypatch.setenv("MULTIPLT_TEST_SECRET", "hunter2")
+    monkeypatch.setenv("HF_TOKEN", "hf_not_for_programs")
+    code = "import json, os\nprint(json.dumps({'cwd': os.getcwd(), 'env': dict(os.environ)}))\n"
+    (out,) = local.run([Program("python", code)])
+    assert out.status == "pass", out
+    seen = json.loads(out.stdout)
+    env, cwd = seen["env"], seen["cwd"]
+    assert "MULTIPLT_TEST_SECRET" not in env and "HF_TOKEN" not in env
+    assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE"}, sorted(env)
+    assert env["HOME"] == cwd and env["TMPDIR"] == cwd
+    assert env["PATH"] == os.environ["PATH"]  # the interpreters are found where the host finds them

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 
+from multiplt.compilers.asserts import literal
+from multiplt.compilers.pytypes import Unsupported
+
 
 def parse_prefix(text: str) -> ast.Module:
     """The longest prefix of whole lines that parses: completions end mid-statement at max_tokens."""
@@ -25,9 +28,11 @@ def parse_prefix(text: str) -> ast.Module:
 
 
 def _is_literal(node: ast.expr) -> bool:
+    """The test compilers' own (bounded) evaluator decides: what it refuses no target could take, and
+    LLM text never gets to make the host compute a huge power or recurse without end."""
     try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        literal(node)
+    except Unsupported:
         return False
     return True
 

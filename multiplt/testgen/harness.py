@@ -4,7 +4,9 @@ Everything about LLM-written code happens in the sandbox: the harness writes the
 a file there, starts coverage.py, executes the module and the assert, and prints one JSON line with
 whether it passed, which of the function's own statements ran (the assert's lines are a different
 file and never count), and the type descriptions of every outermost call's arguments and result.
-The function's own output is captured so it cannot crowd out the report.
+The function's own output is captured so it cannot crowd out the report, and the report opens with the
+sandbox's pass mark, so output written past the capture (straight to the file descriptor, then an exit)
+cannot pose as a report: the sandbox swaps the mark per run and defuses any copy the code printed.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 from dataclasses import dataclass
 
 from multiplt.records import Program, PyFunction
+from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
 from multiplt.types import CallRecord, describe
 
-MARKER = "@@multiplt-testgen@@"
+MARKER = PLACEHOLDER
 
 _TEMPLATE = r"""
 from __future__ import annotations
@@ -124,14 +128,18 @@ def body_range(fn: PyFunction) -> tuple[int, int] | None:
 
 
 def harness_program(fn: PyFunction, assertion: str, line_range: tuple[int, int], timeout_s: float) -> Program:
-    code = (
-        _TEMPLATE.replace("__DESCRIBE__", inspect.getsource(describe))
-        .replace("__SOURCE__", repr(fn.module_source))
-        .replace("__NAME__", repr(fn.name))
-        .replace("__ASSERT__", repr(assertion))
-        .replace("__RANGE__", repr(tuple(line_range)))
-        .replace("__MARKER__", repr(MARKER))
-    )
+    """The harness with the function and one assert; both are defused, as the sandbox turns every pass
+    mark left in the program into the run's live one."""
+    values = {
+        "__DESCRIBE__": inspect.getsource(describe),
+        "__SOURCE__": repr(defuse(fn.module_source)),
+        "__NAME__": repr(fn.name),
+        "__ASSERT__": repr(defuse(assertion)),
+        "__RANGE__": repr(tuple(line_range)),
+        "__MARKER__": repr(MARKER),
+    }
+    # one pass: a slot's name inside an inserted text (the function's source) is never filled in
+    code = re.sub("|".join(values), lambda m: values[m.group(0)], _TEMPLATE)
     return Program("python", code.lstrip(), timeout_s)
 
 
