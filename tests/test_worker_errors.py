@@ -59,10 +59,18 @@ def _check_one_error(result: object, out: Path, err: str) -> None:
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_a_stage_error_is_a_drop_with_its_type_and_message(
-    executor: str, tmp_path: Path, sandbox: object, capsys: pytest.CaptureFixture[str]
+    executor: str,
+    tmp_path: Path,
+    sandbox: object,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if executor == "ray":
         import ray
+
+        # A local instance would otherwise write ~/.ray/auth_token, which later `ray start` clusters
+        # (tests/test_ray.py) then fail to authenticate against.
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
         # The model plug-in lives in tests/, which Ray's workers cannot import: ship it by value.
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
