@@ -1,13 +1,17 @@
 """Shared fixtures. `sandbox` is one Docker Sandbox for all six languages, shared by the whole session.
 
-Without a Docker engine or the images a local run skips the tests that need them, saying why; in CI
-(env CI set) that is a failure instead, so a broken setup can never pass as green.
+Without a Docker engine, the images or an optional package (Ray, llama-cpp-python) a local run skips
+the tests that need them, saying why; in CI (env CI set) that is a failure instead, so a broken setup
+can never pass as green. Only what the suite does not need may skip in CI too (`optional=True`):
+vLLM, which has no build for a CPU-only machine.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 
@@ -40,13 +44,27 @@ def docker_unavailable(languages: list[str]) -> str | None:
     return None
 
 
+def missing(reason: str, *, optional: bool = False) -> None:
+    """A part a test needs is not there: skip, saying why; in CI fail, unless the part is `optional`."""
+    if in_ci() and not optional:
+        pytest.fail(f"CI needs this: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 def need_docker(languages: list[str] = ALL_LANGUAGES) -> None:
     """Skip (or, in CI, fail) unless Docker and the images for `languages` are there."""
     reason = docker_unavailable(languages)
     if reason:
-        if in_ci():
-            pytest.fail(f"CI needs the Docker sandbox: {reason}")
-        pytest.skip(reason)
+        missing(f"the Docker sandbox: {reason}")
+
+
+def need_module(name: str, install: str, *, optional: bool = False) -> ModuleType:
+    """`name` imported, or a skip (a failure in CI unless `optional`) saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing(f"{name} is not installed ({install}): {exc}", optional=optional)
+        raise  # not reached: missing() always raises
 
 
 @pytest.fixture(scope="session")

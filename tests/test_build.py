@@ -234,28 +234,28 @@ def test_adaptive_sampling_is_a_prefix_of_fixed_n(tmp_path: Path, sandbox: objec
 
 @pytest.mark.model
 def test_real_model_build(tmp_path: Path) -> None:
-    """The command a user types, with the real embedded code model (Qwen2.5-Coder-1.5B on llama.cpp)."""
+    """The command a user types, with the real embedded code model (Qwen2.5-Coder-1.5B on llama.cpp).
+
+    `sum_of_squares` (the first function of numbers.py) into Lua is what the model translates most
+    reliably: 28 of 30 samples passed in a measured fixed-N build (Racket: 4 of 30), and every seeded
+    sample this test draws passed when measured. A build that validates nothing fails the test."""
     out = tmp_path / "out"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "multiplt.build", "--target", "racket", "--source", str(CORPUS / "numbers.py"),
-            "--out", str(out), "--limit", "2", "--n", "3", "--tests-k", "2", "--max-tokens", "160", "--quiet",
+            sys.executable, "-m", "multiplt.build", "--target", "lua", "--source", str(CORPUS / "numbers.py"),
+            "--out", str(out), "--limit", "1", "--n", "3", "--tests-k", "2", "--max-tokens", "160", "--quiet",
         ],
         capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     funnel = json.loads((out / "funnel.json").read_text())
-    assert funnel["testgen"]["seen"] == 2
-    assert funnel["testgen"]["kept"] >= 1, "the code model wrote passing, covering tests"
-    prepared = funnel["prepare/racket"]["kept"]
-    assert funnel["translate/racket"]["seen"] == 3 * prepared
-    rows = funnel.get("dedup/racket", {}).get("kept", 0)
-    card = (out / "README.md").read_text()
-    assert f"| racket | {rows} |" in card
-    if rows:
-        import datasets
+    assert funnel["testgen"] == {"seen": 1, "kept": 1, "drops": {}}, "the code model wrote covering tests"
+    assert funnel["prepare/lua"]["kept"] == 1
+    rows = funnel["dedup/lua"]["kept"]
+    assert rows >= 1, "the code model wrote at least one validated translation"
+    assert f"| lua | {rows} |" in (out / "README.md").read_text()
+    import datasets
 
-        assert len(datasets.load_dataset(str(out), "racket", split="train")) == rows
-    else:
-        assert "config_name: racket" not in card, "a config without rows is left out of configs:"
-    assert "language" in proc.stdout and "racket" in proc.stdout
+    lua = datasets.load_dataset(str(out), "lua", split="train", cache_dir=str(tmp_path / "hf"))
+    assert len(lua) == rows and set(lua["function_name"]) == {"sum_of_squares"}
+    assert "language" in proc.stdout and "lua" in proc.stdout

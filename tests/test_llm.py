@@ -213,15 +213,11 @@ def test_ensure_model_assembles_verifies_once_and_rejects_corruption(tmp_path, m
 # --- real backends --------------------------------------------------------------------------------
 
 
-def _llama_cpp_missing() -> bool:
-    return importlib.util.find_spec("llama_cpp") is None
-
-
 @pytest.mark.model
-@pytest.mark.skipif(
-    _llama_cpp_missing(), reason="llama-cpp-python is not installed (pip install 'multiplt[cpu]')"
-)
 def test_llamacpp_smollm2_batched_generation(tmp_path):
+    from conftest import need_module
+
+    need_module("llama_cpp", "pip install 'multiplt[cpu]'")
     llm = get_llm("llamacpp", model="smollm2-135m", n_parallel=4, n_ctx=2048)
     prompts = ["def add(a, b):\n    return a + b\n\nassert add(", "# A list of fruits:\nfruits = ["]
     s = Sampling(n=3, max_tokens=24, stop=("\n",), seed=7, temperature=0.7)

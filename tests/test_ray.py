@@ -20,10 +20,11 @@ from multiplt.store import WorkStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 import scripted_llm  # noqa: E402
+from conftest import need_module  # noqa: E402
 from scripted_llm import ScriptedLLM  # noqa: E402
 from test_build import config, scripted_corpus  # noqa: E402
 
-ray = pytest.importorskip("ray")
+ray = need_module("ray", "pip install -e '.[test]'")
 pytestmark = pytest.mark.docker
 
 

@@ -239,7 +239,6 @@ def test_stale_containers_of_a_dead_host_process_are_swept(require_docker):
     while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert client.containers.list(all=True, filters=mine) == [], "the runner should exit when its host dies"
-    assert os.getpid() > 0
 
 
 def test_ctrl_c_removes_the_containers(require_docker):
