@@ -54,7 +54,8 @@ def test_scripted_build_writes_a_loadable_dataset(tmp_path: Path, sandbox: objec
 
     src = scripted_corpus(tmp_path)
     out = tmp_path / "out"
-    result = run_build(config(src, out), llm=ScriptedLLM(), sandbox=sandbox)  # type: ignore[arg-type]
+    # Fixed N (enough=0) so every scripted answer is drawn, the unparsable and the duplicate ones too.
+    result = run_build(config(src, out, enough=0), llm=ScriptedLLM(), sandbox=sandbox)  # type: ignore[arg-type]
     f = result.funnel
     for stage in f.stages.values():
         assert stage.balanced

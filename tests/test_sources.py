@@ -206,7 +206,7 @@ def test_hopeless_input_is_one_line_and_nonzero(tmp_path: Path, case: str) -> No
     proc = run_cli(*args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("python -m multiplt.sources: error: "), proc.stderr
     assert "Traceback" not in proc.stderr
 
 
