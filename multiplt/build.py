@@ -28,7 +28,7 @@ from multiplt.dataset import CardInfo, write_card
 from multiplt.dedup import DedupConfig
 from multiplt.engines import make_llm, make_sandbox
 from multiplt.errors import BuildFailed
-from multiplt.execution import RUNS_COUNTER, Runner
+from multiplt.execution import RUNS_COUNTER, CrashCount, Runner
 from multiplt.executors import Executor, LocalExecutor
 from multiplt.exports import mix_down, parse_mix
 from multiplt.factory.progress import Progress
@@ -79,6 +79,8 @@ class BuildResult:
     busy: Busy | None = None
     errors: int = 0
     """Functions whose stage work raised (each a counted drop of stage "errors")."""
+    crashes: CrashCount | None = None
+    """Sandbox runs of this build that crashed, retried and lost (a health signal, not a funnel stage)."""
 
     @property
     def frames(self) -> dict[str, Any]:
@@ -256,6 +258,8 @@ def _run(
             info.finished = finished
             info.errors = list(ctx.errors)
             info.error_count = ctx.error_count
+            info.sandbox = scheduler.crashes.line()
+            info.sandbox_warning = scheduler.crashes.warning() or ""
             info.spend = _spend_table(ctx.spend, report, funnel, config)
             rows = {c: writer.rows.get(c, 0) for c in [*config.targets, INSTRUCTIONS, "parallel"]}
             write_card(out, rows, funnel, info)
@@ -303,7 +307,11 @@ def _run(
         spend=ctx.spend,
         busy=scheduler.busy,
         errors=ctx.error_count,
+        crashes=scheduler.crashes,
     )
+    warning = scheduler.crashes.warning()
+    if warning:
+        print(f"[multiplt] warning: {warning}", file=sys.stderr)
     if ctx.error_count:
         # Printed even with progress off: a drop nobody expected is the one thing a quiet build must say.
         print(
@@ -353,6 +361,8 @@ def summary(result: BuildResult, targets: Sequence[str]) -> str:
         lines.append(
             f"{lang:<10} {tested:>7} {prepared:>9} {cands:>11} {passing:>8} {ok:>12} {y:>7.1%} {rows:>6}"
         )
+    if result.crashes is not None:
+        lines.append(result.crashes.line())
     c = result.counters
     lines.append(
         f"wall time {result.wall_s:.0f} s; model calls {c.get(LLM_CALLS, 0)}; sandbox runs {c.get(RUNS_COUNTER, 0)} (totals over all runs of this store)"

@@ -234,9 +234,12 @@ def _main(args: argparse.Namespace) -> int:
 
 def _report(result: BuildResult, config: BuildConfig) -> None:
     from multiplt.build import summary
+    from multiplt.causes import causes_table
 
     print(result.funnel.table())
     print()
     print(summary(result, config.targets))
+    print()
+    print(causes_table(result.funnel, config.targets))
     out, first = str(config.out), config.targets[0]
     print(f"dataset written to {out} (datasets.load_dataset({out!r}, {first!r}))")

@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from multiplt.execution import CRASHED
 from multiplt.funnel import Funnel
+
+NEVER_PASSED = "no passing translation"
+"""The `yield/<lang>` drop of a function the model got and never passed; its other drops are the pipeline's."""
 
 
 @dataclass(frozen=True)
@@ -34,18 +38,22 @@ class LanguageCauses:
 
 
 def causes(funnel: Funnel, targets: Sequence[str]) -> list[LanguageCauses]:
-    """Per target, from the `testgen`, `prepare/<lang>` and `yield/<lang>` stages."""
+    """Per target, from the `testgen`, `prepare/<lang>` and `yield/<lang>` stages (a function whose
+    sandbox run stayed crashed is the pipeline's drop: the model's answer was never judged)."""
     tested = funnel.stage("testgen").kept
     out = []
     for lang in targets:
         prepare = funnel.stage(f"prepare/{lang}")
         yielded = funnel.stage(f"yield/{lang}")
+        pipeline = dict(prepare.drops)
+        if yielded.drops[CRASHED]:
+            pipeline[CRASHED] = yielded.drops[CRASHED]
         out.append(
             LanguageCauses(
                 language=lang,
                 tested=tested,
-                pipeline=dict(sorted(prepare.drops.items(), key=lambda kv: -kv[1])),
-                model_never_passed=yielded.seen - yielded.kept,
+                pipeline=dict(sorted(pipeline.items(), key=lambda kv: -kv[1])),
+                model_never_passed=yielded.drops[NEVER_PASSED],
                 validated=yielded.kept,
             )
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from multiplt import compilers
+from multiplt.causes import causes_table
 from multiplt.funnel import Funnel
 from multiplt.records import TestedFunction, Translation
 from multiplt.shards import DATA_DIR
@@ -87,6 +88,10 @@ class CardInfo:
     error_count: int = 0
     errors: Sequence[str] = ()
     """The first worker errors (`function (origin): Type: message`); all are counted in the funnel."""
+    sandbox: str = ""
+    """How many sandbox runs of this build crashed and were retried (`CrashCount.line`)."""
+    sandbox_warning: str = ""
+    """Set when crashes were more than a build should see: the card says so, as stderr did."""
 
 
 def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> None:
@@ -118,7 +123,7 @@ def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> str:
     status = (
         "" if info.finished else "\n**This build is still running**: the counts are those written so far.\n"
     )
-    errors = _errors_section(info)
+    errors = _errors_section(info) + _sandbox_section(info)
     source_cite = (
         f"\nSource data citation:\n\n```\n{info.source_citation}\n```\n" if info.source_citation else ""
     )
@@ -167,6 +172,13 @@ Every item that entered a stage is either kept or dropped for a counted reason.
 
 ![funnel](funnel.png)
 {wall}{errors}
+## Yield by cause
+
+Per language: functions the pipeline could not give the model (with its reasons), apart from those
+the model got and never passed.
+
+{causes_table(funnel, languages)}
+
 ## Samples spent
 
 Samples are drawn in rounds; a function-language stops once it has enough distinct passing
@@ -207,6 +219,20 @@ funnel). The first {len(info.errors)}:
 
 {lines}
 """
+
+
+def _sandbox_section(info: CardInfo) -> str:
+    """Crashes are the host's failures, not the model's: a reader should know how many were retried."""
+    if not info.sandbox:
+        return ""
+    warning = f"\n**Warning: {info.sandbox_warning}.**\n" if info.sandbox_warning else ""
+    return f"""
+## Sandbox
+
+{info.sandbox[0].upper()}{info.sandbox[1:]}. A crash is the sandbox failing (a container that died or
+did not start), never a verdict on a program: it is not stored, and what depends on it is redone by
+the next run of the same command.
+{warning}"""
 
 
 def plot_funnel(funnel: Funnel, path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language
-from multiplt.execution import Runner, run_cached
+from multiplt.execution import CRASHED, Runner, crashed, run_cached
 from multiplt.funnel import Funnel
 from multiplt.records import Candidate, Outcome, Program, Translation
 from multiplt.store import WorkStore
@@ -38,6 +38,9 @@ def judge(
     """The candidate as a `Translation` if its outcome meets the language's pass rule; counted either way."""
     stage = stage_name(cand.language)
     funnel.seen(stage)
+    if crashed(outcome):  # no verdict: the sandbox failed after every retry, not the candidate
+        funnel.drop(stage, CRASHED)
+        return None
     if not lang.passed(outcome):
         funnel.drop(stage, outcome.status if outcome.status != "pass" else "pass rule not met")
         return None

@@ -89,6 +89,7 @@ def test_scripted_build_writes_a_loadable_dataset(tmp_path: Path, sandbox: objec
     assert rk.passed(ok) and not rk.passed(bad)
     card = (out / "README.md").read_text()
     assert "config_name: racket" in card and "config_name: parallel" in card and "## Funnel" in card
+    assert "## Yield by cause" in card and "| racket | 4 | 0 | 4 | 0 | 4 |" in card
     assert (out / "funnel.png").stat().st_size > 1000
     parallel = datasets.load_dataset(str(out), "parallel", split="train")
     assert len(parallel) == 4 and all(r["racket"] and r["lua"] for r in parallel)

@@ -11,8 +11,9 @@ bounded queues:
   at once, enough to keep every sandbox worker fed.
 
 Admission pauses while either queue is over its bound (back-pressure both ways). Every answer goes
-through the work store first (`cached_generate`, `run_cached`), so the store stays the one source of
-truth and a killed build repeats no finished model call or sandbox run.
+through the work store first (`cached_generate`, `run_cached`, which also retries a crashed sandbox
+run), so the store stays the one source of truth and a killed build repeats no finished model call or
+sandbox run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from multiplt.execution import Runner, run_cached
+from multiplt.execution import CrashCount, Runner, run_cached
 from multiplt.factory.requests import Generate, Owner, Request, Run, answered
 from multiplt.llm import LLM, GenerationStats, Sampling, cached_generate
 from multiplt.store import WorkStore
@@ -129,6 +130,7 @@ class Scheduler:
         self.options = options or SchedulerOptions()
         self.generation = GenerationStats()
         self.busy = Busy()
+        self.crashes = CrashCount()
         self.admitted = 0
         self.finished = 0
         self.exhausted = False
@@ -186,7 +188,7 @@ class Scheduler:
     def _run(self, request: Run, events: queue.Queue[Event]) -> None:
         self.busy.start("sandbox")
         try:
-            outcomes = run_cached(self.store, self.runner, request.programs)
+            outcomes = run_cached(self.store, self.runner, request.programs, crashes=self.crashes)
             with self.busy.lock:
                 self.busy.programs += len(outcomes)
                 self.busy.program_s += sum(o.seconds for o in outcomes)

@@ -4,7 +4,8 @@ Round r draws samples r·R … r·R+R-1 with exactly the seeds fixed-N sampling 
 policy's cost is a prefix of the fixed-N run and shares its cache. The function-language stops when it
 has `enough` distinct passing translations (exact duplicates, by tokens, count once), when `give_up`
 samples brought no pass at all, or when all `n` are spent. `enough = 0` spends all of `n` at once,
-as MultiPL-T did.
+as MultiPL-T did. It also stops at a round in which a candidate's run stayed crashed (see
+`multiplt.execution`): the function is then redone by the next run, which runs that candidate again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from multiplt.compilers import Language
 
 from multiplt.dedup import exact_key
+from multiplt.execution import CRASHED, crashed
 from multiplt.factory.requests import Generate, Owner, Request, Run
 from multiplt.funnel import Funnel
 from multiplt.llm import Completion
@@ -67,6 +69,9 @@ class TranslateWork:
         self.passing: list[Translation] = []
         self.distinct: set[str] = set()
         self.stopped = ""
+        self.crashed = False
+        """A candidate's run stayed crashed: what this work found is not the truth, so its function writes
+        nothing this build (the next run redoes it from the cache and runs that candidate again)."""
 
     @property
     def language(self) -> str:
@@ -92,6 +97,7 @@ class TranslateWork:
     def _verified(self, cands: list[Candidate], outcomes: list[Outcome]) -> list[Request]:
         for cand, outcome in zip(cands, outcomes, strict=True):
             t = judge(self.lang, cand, outcome, self.job.suite, self.funnel)
+            self.crashed = self.crashed or crashed(outcome)
             if t is not None:
                 self.passing.append(t)
                 self.distinct.add(exact_key(t.code, self.language))
@@ -99,7 +105,9 @@ class TranslateWork:
 
     def _decide(self) -> list[Request]:
         p = self.policy
-        if p.enough and len(self.distinct) >= p.enough:
+        if self.crashed:  # more samples cannot make up for a verdict that is missing
+            self.stopped = CRASHED
+        elif p.enough and len(self.distinct) >= p.enough:
             self.stopped = "enough distinct passes"
         elif p.enough and p.give_up is not None and not self.passing and self.drawn >= p.give_up:
             self.stopped = "given up: no pass"

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multiplt import compilers
+from multiplt.causes import NEVER_PASSED
 from multiplt.dataset import language_rows
 from multiplt.dedup import DedupConfig, dedup_and_select
+from multiplt.execution import CRASHED
 from multiplt.exports import instruction_rows, parallel_row
 from multiplt.factory.requests import Owner, Request
 from multiplt.factory.translation import Policy, TranslateWork
@@ -130,6 +132,10 @@ class FunctionUnit(Owner):
             return
         funnel = Funnel()
         by_language = {w.language: w for w in self.works}
+        # A run that stayed crashed in any language leaves the function unwritten, all of it: a row written
+        # now (or the parallel and instruction rows without that language) would be kept by the next
+        # run, which is the one that learns the missing verdict.
+        lost = any(w.crashed for w in self.works)
         rows: dict[str, list[dict[str, Any]]] = {}
         for language in ctx.targets:
             stage = f"yield/{language}"
@@ -138,8 +144,11 @@ class FunctionUnit(Owner):
             if work is None:
                 funnel.drop(stage, "not prepared for target")
                 continue
+            if lost:
+                funnel.drop(stage, CRASHED)
+                continue
             if not work.passing:
-                funnel.drop(stage, "no passing translation")
+                funnel.drop(stage, NEVER_PASSED)
                 continue
             funnel.keep(stage)
             selected = dedup_and_select(work.passing, ctx.dedup, funnel)
@@ -151,6 +160,9 @@ class FunctionUnit(Owner):
                 work.drawn,
                 {tested.id: len(work.passing)},
             )
+        if lost:
+            ctx.funnel.merge(funnel)
+            return
         pairs = instruction_rows(tested, rows)
         row = parallel_row(tested, rows, ctx.targets)
         ctx.funnel.merge(funnel)
