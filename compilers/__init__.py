@@ -7,11 +7,12 @@ comments, signature, equality check and harness look.
 
 from __future__ import annotations
 
+from multiplt.pytypes import Unsupported
+
 from .base import ABS_TOL, PASS_MARK, REL_TOL, Check, CompiledSuite, Language, infer_signature, type_signature
 from .julia import Julia
 from .lua import Lua
 from .ocaml import OCaml
-from .pytypes import Unsupported
 from .r import R
 from .racket import Racket
 from .units import PySignature, TranslationUnit, signature_of, unit_of

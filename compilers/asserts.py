@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .pytypes import Unsupported
+from multiplt.pytypes import Unsupported
 
 if TYPE_CHECKING:
     from .units import PySignature

@@ -16,11 +16,7 @@ from typing import Any, ClassVar
 
 from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
 
-from multiplt.records import Outcome, PyFunction, TypeSignature
-
-from . import cleaner
-from .asserts import ParsedAssert, literal, parse_assert
-from .pytypes import (
+from multiplt.pytypes import (
     ANY,
     DictT,
     ListT,
@@ -39,6 +35,10 @@ from .pytypes import (
     show,
     unify,
 )
+from multiplt.records import Outcome, PyFunction, TypeSignature
+
+from . import cleaner
+from .asserts import ParsedAssert, literal, parse_assert
 from .units import NO_DEFAULT, PySignature, function_node, signature_of, unit_of
 
 # Floats are compared with math.isclose semantics: a translation that sums in another order must not be
@@ -307,7 +307,7 @@ class Language:
         if not self.typed:
             return None
         if types is not None:
-            return [_parse_or_any(t) for _, t in types.params] + [_parse_or_any(types.returns)]
+            return types.flat
         return annotation_types(fn, params)
 
     def reword(self, doc: str) -> str:
@@ -407,7 +407,7 @@ class Language:
                 dropped.append((src, str(e)))
         sig: list[Type] | None = None
         if types is not None:
-            sig = [_parse_or_any(t) for _, t in types.params] + [_parse_or_any(types.returns)]
+            sig = types.flat
         elif self.typed:
             sig = infer_signature([p for _, p in parsed])
         if sig is not None:
@@ -500,6 +500,7 @@ def _holds_float(v: Any) -> bool:
 
 
 def _parse_or_any(text: str) -> Type:
+    """An annotation's type; Any where it is outside the tree (a class, a TypeVar)."""
     try:
         return parse_type(text)
     except Unsupported:
@@ -546,6 +547,4 @@ def _infer_or_any(v: Any) -> Type:
 
 def type_signature(params: Sequence[str], types: Sequence[Type]) -> TypeSignature:
     """A record for inferred types: `types` is the parameter types then the result type."""
-    return TypeSignature(
-        params=tuple((p, show(t)) for p, t in zip(params, types[:-1], strict=True)), returns=show(types[-1])
-    )
+    return TypeSignature(params=tuple(zip(params, types[:-1], strict=True)), returns=types[-1])

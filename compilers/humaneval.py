@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from multiplt.pytypes import Unsupported
 from multiplt.records import PyFunction, TypeSignature
 
 from .asserts import python_literal
 from .base import CompiledSuite, Language, infer_signature, type_signature
-from .pytypes import Unsupported
 
 _RECORD = "__multiplt_record__"
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from multiplt.pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
+
 from ._strings import escape
 from .base import PASS_MARK, Check, Language
-from .pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
 
 _PRELUDE = r"""
 function multiplt_num_eq(a, b, rel, abs_tol)

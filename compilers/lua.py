@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type, Unsupported
+
 from ._strings import escape
 from .base import PASS_MARK, Check, Language
-from .pytypes import DictT, ListT, SetT, TupleT, Type, Unsupported
 
 _PRELUDE = r"""
 local function multiplt_eq(a, b, rel, abs_tol)

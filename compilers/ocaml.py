@@ -12,8 +12,7 @@ import math
 import re
 from typing import Any, ClassVar
 
-from .base import PASS_MARK, Check, Language, python_intro
-from .pytypes import (
+from multiplt.pytypes import (
     ANY,
     DictT,
     ListT,
@@ -26,6 +25,8 @@ from .pytypes import (
     Unsupported,
     VarTupleT,
 )
+
+from .base import PASS_MARK, Check, Language, python_intro
 
 _PRELUDE = r"""
 let multiplt_eq_float rel abs_tol (a : float) (b : float) =

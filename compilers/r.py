@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from multiplt.pytypes import INT, DictT, ListT, Prim, SetT, TupleT, Type, Unsupported, VarTupleT
+
 from ._strings import escape
 from .base import PASS_MARK, Check, Language
-from .pytypes import INT, DictT, ListT, Prim, SetT, TupleT, Type, Unsupported, VarTupleT
 
 _PRELUDE = r"""
 multiplt_num_eq <- function(a, b, rel, abs_tol) {

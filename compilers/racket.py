@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type
+
 from ._strings import escape
 from .base import PASS_MARK, Check, Language
-from .pytypes import DictT, ListT, SetT, TupleT, Type
 
 _PRELUDE = r"""
 (define (multiplt-num-eq? a b rel abs-tol)

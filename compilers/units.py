@@ -14,10 +14,10 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from multiplt.pytypes import Unsupported
 from multiplt.records import PyFunction
 
 from .asserts import literal
-from .pytypes import Unsupported
 
 
 class _NoDefault:

@@ -14,6 +14,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from multiplt.pytypes import ANY, Type, Unsupported, from_data, parse_type, to_data
+
 OutcomeStatus = Literal["pass", "fail", "timeout", "error", "oom", "crashed"]
 
 T = TypeVar("T")
@@ -43,7 +45,8 @@ class _Record:
     """JSON round-tripping shared by all records (stores, JSONL files and Ray all move plain dicts)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        # not dataclasses.asdict: a nested record serialises itself (a TypeSignature's types are trees)
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
@@ -60,6 +63,16 @@ class _Record:
                 continue
             kwargs[f.name] = _revive(f.type, data[f.name])
         return cls(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Record):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _revive(type_name: Any, value: Any) -> Any:
@@ -121,10 +134,46 @@ class PyFunction(_Record):
 
 @dataclass(frozen=True)
 class TypeSignature(_Record):
-    """Python type expressions (e.g. `list[int]`, `Optional[str]`) for each parameter and the result."""
+    """The type of each parameter and of the result, as `multiplt.pytypes` trees.
 
-    params: tuple[tuple[str, str], ...]
-    returns: str
+    Serialised once, by `pytypes.to_data`; the compilers take the trees as they are. Records written
+    before the trees were stored hold Python type expressions (`"list[int]"`), read back here."""
+
+    params: tuple[tuple[str, Type], ...]
+    returns: Type
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(t, Type) for t in [*(t for _, t in self.params), self.returns]):
+            raise TypeError("TypeSignature holds pytypes trees, not strings (see pytypes.parse_type)")
+
+    @property
+    def flat(self) -> list[Type]:
+        """The parameter types, then the result type: the order the compilers take them in."""
+        return [t for _, t in self.params] + [self.returns]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": [[n, to_data(t)] for n, t in self.params], "returns": to_data(self.returns)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TypeSignature:
+        return cls(
+            params=tuple((str(n), _stored_type(t)) for n, t in data["params"]),
+            returns=_stored_type(data["returns"]),
+        )
+
+
+def _stored_type(data: Any) -> Type:
+    """A stored type; a string other than a primitive's name is the Python spelling older records used."""
+    if isinstance(data, str):
+        try:
+            return from_data(data)
+        except ValueError:
+            pass
+        try:
+            return parse_type(data)
+        except Unsupported:
+            return ANY  # what the compilers made of an unparsable spelling when they parsed it themselves
+    return from_data(data)
 
 
 @dataclass(frozen=True)

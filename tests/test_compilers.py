@@ -6,7 +6,9 @@ import math
 
 import pytest
 from multiplt.compilers.asserts import literal, parse_assert, python_literal
-from multiplt.compilers.pytypes import (
+
+from multiplt import compilers
+from multiplt.pytypes import (
     FLOAT,
     INT,
     STR,
@@ -22,8 +24,6 @@ from multiplt.compilers.pytypes import (
     show,
     unify,
 )
-
-from multiplt import compilers
 from multiplt.records import PyFunction, TypeSignature
 
 FN = PyFunction.make(
@@ -106,7 +106,7 @@ def test_known_traps_ocaml():
     suite = c.compile_tests(
         "f",
         ["assert f(-1, Some) == 1".replace("Some", "'x'"), "assert f(-3, None) == -2"],
-        TypeSignature((("n", "int"), ("s", "Optional[str]")), "int"),
+        TypeSignature((("n", INT), ("s", OptionalT(STR))), INT),
     )
     assert suite.n_asserts == 2
     assert 'f (-1) (Some "x")' in suite.code and "f (-3) None" in suite.code and "(-2)" in suite.code
@@ -118,7 +118,7 @@ def test_known_traps_julia():
     suite = c.compile_tests(
         "f",
         ["assert f({'a\"$': [1.0]}) == {}"],
-        TypeSignature((("d", "dict[str, list[float]]"),), "dict[str, int]"),
+        TypeSignature((("d", DictT(STR, ListT(FLOAT))),), DictT(STR, INT)),
     )
     assert 'Dict{String, Vector{Float64}}("a\\"\\$" => Float64[1.0])' in suite.code
     assert "Dict{String, Int64}()" in suite.code
@@ -185,7 +185,7 @@ CLEAN_CASES = {
 def test_clean(name):
     c = compilers.get(name)
     fn = PyFunction.make("f", 'def f() -> int:\n    """One."""\n    return 1\n', "One.", "def f() -> int:")
-    prompt = c.prompt(fn, TypeSignature((), "int") if c.typed else None)
+    prompt = c.prompt(fn, TypeSignature((), INT) if c.typed else None)
     completion, expected = CLEAN_CASES[name]
     assert c.clean(prompt, completion) == expected
     assert c.clean(prompt, "") is None

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from multiplt.compilers.asserts import parse_assert
 from multiplt.compilers.humaneval import Problem, compile_problem, load, tally
-from multiplt.compilers.pytypes import (
+from test_compilers_props import same
+
+from multiplt import compilers
+from multiplt.pytypes import (
     ANY,
     DictT,
     ListT,
@@ -24,11 +27,7 @@ from multiplt.compilers.pytypes import (
     Type,
     UnionT,
     VarTupleT,
-    parse_type,
 )
-from test_compilers_props import same
-
-from multiplt import compilers
 from multiplt.records import Program
 
 MULTIPL_E_FULL = 161  # problems MultiPL-E compiles in full, in each language
@@ -92,7 +91,7 @@ def wrong_candidate_runs(lang: str, ps: list[Problem]) -> list[tuple[Problem, Pr
         suite = compile_problem(c, p)
         if not suite.n_asserts or p.types is None:
             continue
-        ret = parse_type(p.types.returns)
+        ret = p.types.returns
         const = default_value(ret)
         rendered = c.value(const, ret if c.typed else ANY)
         prompt = c.prompt(p.function, p.types, python_body=False)

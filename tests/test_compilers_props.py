@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multiplt.compilers.asserts import python_literal
-from multiplt.compilers.pytypes import (
+
+from multiplt import compilers
+from multiplt.pytypes import (
     BOOL,
     FLOAT,
     INT,
@@ -34,8 +36,6 @@ from multiplt.compilers.pytypes import (
     UnionT,
     show,
 )
-
-from multiplt import compilers
 from multiplt.records import Program, PyFunction, TypeSignature
 
 LANGUAGES = compilers.names()
@@ -178,7 +178,7 @@ def identity_programs(
 ) -> tuple[list[Program], dict[str, int]]:
     """The program with `ident(v) == v` asserts and the one with `ident(v) == w` asserts."""
     c = compilers.get(lang)
-    sig = TypeSignature((("x", show(t)),), show(t))
+    sig = TypeSignature((("x", t),), t)
     code = c.clean(c.prompt(IDENT, sig, python_body=False), c.completion_returning(c.ident("x")))
     assert code is not None
     good = [f"assert ident({python_literal(v)}) == {python_literal(v)}" for v, _ in pairs]

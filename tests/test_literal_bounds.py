@@ -17,9 +17,9 @@ import time
 import pytest
 from multiplt.compilers import asserts
 from multiplt.compilers.asserts import literal, parse_assert
-from multiplt.compilers.pytypes import Unsupported
 
 from multiplt import compilers
+from multiplt.pytypes import Unsupported
 from multiplt.testgen import extract_asserts
 
 HOSTILE = {
@@ -43,7 +43,7 @@ _CHILD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
     from multiplt import compilers
     from multiplt.compilers.asserts import literal
-    from multiplt.compilers.pytypes import Unsupported
+    from multiplt.pytypes import Unsupported
     from multiplt.testgen import extract_asserts
     import ast
 

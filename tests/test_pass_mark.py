@@ -8,9 +8,9 @@ import re
 import textwrap
 
 import pytest
-from multiplt.compilers.pytypes import INT
 
 from multiplt import compilers
+from multiplt.pytypes import INT
 from multiplt.records import Program, PyFunction, TypeSignature
 from multiplt.testgen.harness import MARKER, body_range, harness_program, parse_report
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 
 OLD_MARK = "MULTIPLT-TESTS-PASSED"
 ASSERTS = ["assert add(1, 2) == 3", "assert add(2, 5) == 7"]
-TYPES = TypeSignature(params=(("a", "int"), ("b", "int")), returns="int")
+TYPES = TypeSignature(params=(("a", INT), ("b", INT)), returns=INT)
 
 # Per language: the correct body, and a body that prints {text} (a string expression) and exits 0.
 BODIES = {

@@ -13,6 +13,7 @@ import pytest
 from test_llm_fakes import ScriptedLLM, ScriptedRunner
 
 from multiplt.funnel import Funnel
+from multiplt.pytypes import FLOAT, INT, STR, UnionT
 from multiplt.records import PyFunction
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, TestgenReport, extract_asserts, generate_tests, test_prompt
@@ -136,10 +137,7 @@ def test_generate_tests_keeps_drops_and_counts(tmp_path):
     clamp = out[0]
     assert len(clamp.asserts) == 3 and clamp.coverage == 1.0
     assert clamp.types is not None
-    assert (
-        dict(clamp.types.params) == {"x": "float", "lo": "int", "hi": "int"}
-        and clamp.types.returns == "float"
-    )
+    assert dict(clamp.types.params) == {"x": FLOAT, "lo": INT, "hi": INT} and clamp.types.returns == FLOAT
     t = funnel.to_dict()["testgen"]
     assert t == {
         "seen": 4,
@@ -154,7 +152,9 @@ def test_generate_tests_keeps_drops_and_counts(tmp_path):
     assert again == out and len(llm.calls) == calls and len(runner.ran) == ran
 
 
-def test_inconsistent_types_are_counted_not_dropped(tmp_path):
+def test_int_and_str_calls_share_a_union(tmp_path):
+    """Calls that disagree get the Union the one unifier makes (a typed target decides whether it can
+    write it), not a drop at the types stage."""
     llm = _scripted({"clamp": "1, 0, 5) == 1\nassert clamp('b', 'a', 'c') == 'b'"})
     runner = ScriptedRunner(
         {
@@ -169,8 +169,25 @@ def test_inconsistent_types_are_counted_not_dropped(tmp_path):
     )
     funnel = Funnel()
     out = generate_tests([CLAMP], llm, runner, None, TestgenConfig(k=1, progress=False), funnel)
+    assert len(out) == 1 and out[0].types is not None
+    assert out[0].types.params[0] == ("x", UnionT((INT, STR))) and out[0].types.returns == UnionT((INT, STR))
+    assert funnel.to_dict()["types"] == {"seen": 1, "kept": 1, "drops": {}}
+
+
+def test_undetermined_types_are_counted_not_dropped(tmp_path):
+    """Only empty lists seen: no element type to write, so typed targets lose the function (counted)."""
+    llm = _scripted({"clamp": "[], 0, 5) == []\nassert clamp([], 1, 5) == []"})
+    empty = ["list", []]
+    runner = ScriptedRunner(
+        {
+            "assert clamp([], 0, 5) == []": (True, [3, 5, 7], [3, 4, 5, 6, 7], _calls(x=empty, ret=empty)),
+            "assert clamp([], 1, 5) == []": (True, [3, 4, 5, 6], [3, 4, 5, 6, 7], _calls(x=empty, ret=empty)),
+        }
+    )
+    funnel = Funnel()
+    out = generate_tests([CLAMP], llm, runner, None, TestgenConfig(k=1, progress=False), funnel)
     assert len(out) == 1 and out[0].types is None
-    assert funnel.to_dict()["types"] == {"seen": 1, "kept": 0, "drops": {"inconsistent types": 1}}
+    assert funnel.to_dict()["types"] == {"seen": 1, "kept": 0, "drops": {"undetermined element type": 1}}
 
 
 _RESUME_SCRIPT = """
@@ -178,6 +195,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from test_llm_fakes import ScriptedLLM, ScriptedRunner
 from multiplt.funnel import Funnel
+from multiplt.pytypes import FLOAT, INT, STR, UnionT
 from multiplt.records import PyFunction
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, generate_tests

@@ -10,10 +10,10 @@ through the same prepare -> clean -> program -> sandbox -> pass rule path as a b
 from __future__ import annotations
 
 import pytest
-from multiplt.compilers.pytypes import ListT, Prim
 
 from multiplt import compilers
 from multiplt.funnel import Funnel
+from multiplt.pytypes import INT, ListT, Prim
 from multiplt.records import Candidate, PyFunction, TypeSignature
 from multiplt.records import TestedFunction as Tested
 from multiplt.testgen.extract import extract_asserts
@@ -41,13 +41,13 @@ KEYWORDS = PyFunction.make(
     docstring="x kept within [low, high].",
     signature="def clip(x: int, low: int = 0, high: int = 10) -> int:",
 )
-INT3 = TypeSignature(params=(("x", "int"), ("factor", "int"), ("offset", "int")), returns="int")
+INT3 = TypeSignature(params=(("x", INT), ("factor", INT), ("offset", INT)), returns=INT)
 TESTED = {
     "helper": Tested(
         HELPER,
         ("assert double_all([1, 2, 3]) == [2, 4, 6]", "assert double_all([]) == []"),
         1.0,
-        TypeSignature(params=(("values", "list[int]"),), returns="list[int]"),
+        TypeSignature(params=(("values", ListT(INT)),), returns=ListT(INT)),
     ),
     "defaults": Tested(
         DEFAULTS,
@@ -64,7 +64,7 @@ TESTED = {
             )
         ),
         1.0,
-        TypeSignature(params=(("x", "int"), ("low", "int"), ("high", "int")), returns="int"),
+        TypeSignature(params=(("x", INT), ("low", INT), ("high", INT)), returns=INT),
     ),
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from multiplt.compilers.asserts import literal
-from multiplt.compilers.pytypes import Unsupported
+from multiplt.pytypes import Unsupported
 
 
 def parse_prefix(text: str) -> ast.Module:

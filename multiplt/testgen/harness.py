@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from multiplt.records import Program, PyFunction
 from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
-from multiplt.types import CallRecord, describe
+from multiplt.testgen.observed import CallRecord, describe
 
 MARKER = PLACEHOLDER
 

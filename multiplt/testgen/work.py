@@ -18,8 +18,8 @@ from multiplt.records import Outcome, PyFunction, TestedFunction, TypeSignature,
 from multiplt.testgen.config import TestgenConfig, TestgenReport
 from multiplt.testgen.extract import extract_asserts
 from multiplt.testgen.harness import AssertReport, body_range, harness_program, parse_report
+from multiplt.testgen.observed import CallRecord, TypeClash, infer_types
 from multiplt.testgen.prompt import assert_prefix, test_prompt
-from multiplt.types import CallRecord, TypeClash, infer_types
 
 STAGE = "testgen"
 TYPES_STAGE = "types"

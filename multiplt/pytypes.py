@@ -1,9 +1,17 @@
-"""A small tree of Python types, shared by every target language.
+"""The one representation of Python types: a small immutable tree, one unifier, one serialisation.
 
-Types arrive as Python type expressions in strings (`list[int]`, `Optional[str]`, `Dict[str, float]`),
-either from annotations or inferred from the values seen while the Python tests ran. Typed targets
-(OCaml, Julia) render the tree as their own types; every target uses it to render a value whose Python
+A function's types start as the values its passing tests passed and got back (observed in the Python
+sandbox, see `multiplt.testgen.observed`), or as its annotations, or as the literals of HumanEval's
+asserts. Each of those becomes this tree at once, by `infer`/`unify` or `parse_type`; the tree is what
+a `TypeSignature` record carries (serialised by `to_data`/`from_data`, nowhere else), and each typed
+target (OCaml, Julia) renders it as its own types. Every target uses it to render a value whose Python
 form alone is ambiguous (an empty list of floats, an int where a float parameter is expected).
+
+The unifier's semantics are decided here once: int and float meet in float, None makes an Optional,
+tuples of different lengths over one element type become `tuple[T, ...]`, `Any` (nothing observed, as
+in an empty list) gives way to any other type, and anything else irreconcilable (int and str) becomes a
+Union. Whether a target can write a union (OCaml declares a variant type, Julia has `Union{...}`) is
+the target's decision; one that cannot raises `Unsupported`, which the pipeline counts as a drop.
 """
 
 from __future__ import annotations
@@ -20,7 +28,10 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Type:
-    """Base of the type tree; leaves are `Prim`."""
+    """Base of the type tree; leaves are `Prim`. `str()` gives the Python spelling (`show`)."""
+
+    def __str__(self) -> str:
+        return show(self)
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,78 @@ def show(t: Type) -> str:
         case UnionT(os):
             return f"Union[{', '.join(show(o) for o in os)}]"
     raise TypeError(t)
+
+
+# ----- serialisation -------------------------------------------------------------------------------
+
+# The JSON form of a type, written into records: a primitive is its name ("int", "Optional" of it is
+# {"optional": "int"}); every other node is a one-key object naming its kind. It is deliberately unlike
+# the observation format of `multiplt.testgen.observed`, whose lists hold element types still to unify.
+Data = str | dict[str, Any]
+
+_PRIM_NAMES = ("int", "float", "bool", "str", "None", "Any")
+
+
+def to_data(t: Type) -> Data:
+    """The JSON-able form of a type (the inverse of `from_data`)."""
+    match t:
+        case Prim(name):
+            return name
+        case ListT(e):
+            return {"list": to_data(e)}
+        case SetT(e):
+            return {"set": to_data(e)}
+        case VarTupleT(e):
+            return {"tuple_of": to_data(e)}
+        case TupleT(es):
+            return {"tuple": [to_data(e) for e in es]}
+        case DictT(k, v):
+            return {"dict": [to_data(k), to_data(v)]}
+        case OptionalT(i):
+            return {"optional": to_data(i)}
+        case UnionT(os):
+            return {"union": [to_data(o) for o in os]}
+    raise TypeError(t)
+
+
+def from_data(data: Any) -> Type:
+    """The type a `to_data` form describes; ValueError for anything else."""
+    if isinstance(data, str):
+        if data not in _PRIM_NAMES:
+            raise ValueError(f"not a serialised type: {data!r}")
+        return _PRIMS[data]
+    if not (isinstance(data, dict) and len(data) == 1):
+        raise ValueError(f"not a serialised type: {data!r}")
+    ((kind, arg),) = data.items()
+    if kind in ("list", "set", "tuple_of", "optional"):
+        inner = from_data(arg)
+        return {"list": ListT, "set": SetT, "tuple_of": VarTupleT, "optional": OptionalT}[kind](inner)
+    if kind in ("tuple", "union", "dict") and isinstance(arg, list):
+        items = tuple(from_data(a) for a in arg)
+        if kind == "tuple":
+            return TupleT(items)
+        if kind == "union" and len(items) >= 2:
+            return UnionT(items)
+        if kind == "dict" and len(items) == 2:
+            return DictT(*items)
+    raise ValueError(f"not a serialised type: {data!r}")
+
+
+def complete(t: Type) -> bool:
+    """False where some part of the type was never determined (`Any`: only empty containers seen)."""
+    match t:
+        case Prim(name):
+            return name != "Any"
+        case ListT(e) | SetT(e) | VarTupleT(e) | OptionalT(e):
+            return complete(e)
+        case TupleT(es) | UnionT(es):
+            return all(complete(e) for e in es)
+        case DictT(k, v):
+            return complete(k) and complete(v)
+    return False
+
+
+# ----- inference and unification ---------------------------------------------------------------------
 
 
 def infer(value: Any) -> Type:
