@@ -71,7 +71,10 @@ class LocalCluster:
         self.port = _free_port()
         self.address = f"{LOOPBACK}:{self.port}"
         self.workers = workers
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        # Explicit, so that a ~/.ray/auth_token left by some earlier local `ray.init()` does not switch the head
+        # to token auth while the nodes joining it stay without one (they then fail with InvalidAuthToken).
+        # The cluster listens on loopback only.
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
         env.pop("RAY_ADDRESS", None)
         common = ["--node-ip-address", LOOPBACK, "--disable-usage-stats"]
         try:

@@ -54,7 +54,8 @@ def generate_tests(
     """The functions that got passing tests over the coverage bar, with their asserts and types, in order.
 
     Funnel: stage "testgen" (seen = functions in; drops "no asserts extracted", "no passing assert",
-    "coverage below threshold", "function not parseable"), stage "types" over the kept ones (a
+    "coverage below threshold", "function not parseable", "sandbox crashed": an assert's run crashed after
+    every retry, and the next run decides on the function), stage "types" over the kept ones (a
     function dropped there is still kept for untyped targets) and "samples/testgen" (the budget).
     """
     config = config or TestgenConfig()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from multiplt.execution import CRASHED, crashed
 from multiplt.factory.requests import Generate, Owner, Request, Run
 from multiplt.funnel import Funnel
 from multiplt.llm import Completion
@@ -98,6 +99,11 @@ class TestWork:
         return [Run(programs, lambda outs, new=new: self._ran(new, outs), self.owner)]
 
     def _ran(self, new: list[str], outcomes: list[Outcome]) -> list[Request]:
+        if any(crashed(o) for o in outcomes):
+            # An assert whose run never happened is neither passing nor failing: keeping the function
+            # without it would make a verdict the next run (which runs it again) could not undo.
+            self.funnel.drop(STAGE, CRASHED)
+            return self._finish(None)
         for a, o in zip(new, outcomes, strict=True):
             self.asserts[a] = parse_report(o.status, o.stdout)
         return self._decide()
