@@ -39,7 +39,7 @@ from multiplt.factory.unit import INSTRUCTION_POOL, INSTRUCTIONS, BuildContext, 
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM
 from multiplt.records import PyFunction, content_hash
-from multiplt.shards import ShardWriter, iter_config, read_config, write_parquet
+from multiplt.shards import DATA_DIR, ShardWriter, iter_config, read_config, write_parquet
 from multiplt.sources import SourceConfig, SourceError, load_functions
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, TestgenReport
@@ -336,11 +336,15 @@ def _write_mix(out: Path, mix: dict[str, float], seed: int, writer: ShardWriter)
     frames = list(iter_config(out, INSTRUCTION_POOL))
     pool = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["language"])
     mixed = mix_down(pool, mix, seed)
-    target = out / "data" / INSTRUCTIONS
-    for old in target.glob("*.parquet"):
-        old.unlink()
+    target = out / DATA_DIR / INSTRUCTIONS
+    stale = list(target.glob("*.parquet"))
     if len(mixed):
-        write_parquet(mixed, target / "mixed.parquet")
+        # A new name each time: the card names its files, and that name is what `datasets` caches on.
+        fresh = target / f"mixed-{time.time_ns():020d}.parquet"
+        write_parquet(mixed, fresh)
+        stale = [f for f in stale if f != fresh]
+    for old in stale:
+        old.unlink()
     writer.rows[INSTRUCTIONS] = len(mixed)
 
 

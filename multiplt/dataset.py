@@ -18,7 +18,7 @@ from multiplt import compilers
 from multiplt.causes import causes_table
 from multiplt.funnel import Funnel
 from multiplt.records import TestedFunction, Translation
-from multiplt.shards import DATA_DIR
+from multiplt.shards import DATA_DIR, shard_files
 
 CITATION = """@article{cassano2024multiplt,
   title   = {Knowledge Transfer from High-Resource to Low-Resource Programming Languages for Code LLMs},
@@ -101,7 +101,8 @@ def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInf
     entry in `configs:` (`datasets` cannot read a config without files); the card still lists it."""
     plot_funnel(funnel, out / "funnel.png")
     _write_text(out / "funnel.json", json.dumps(funnel.to_dict(), indent=2) + "\n")
-    _write_text(out / "README.md", card(rows, funnel, info))
+    files = {name: [f.relative_to(out).as_posix() for f in shard_files(out, name)] for name in rows}
+    _write_text(out / "README.md", card(rows, funnel, info, files))
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -110,9 +111,15 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> str:
+def card(rows: Mapping[str, int], funnel: Funnel, info: CardInfo, files: Mapping[str, Sequence[str]]) -> str:
+    """The card, whose `configs:` name each config's shard files (`files`, relative to the folder).
+
+    Named files, not a `data/<config>/*.parquet` glob: `datasets` keys its cache of a local folder on the
+    folder's name and the card's `configs:` text, so with a glob a second build into another folder called
+    `out`, or a load after more shards were written, returned the rows cached from the first load."""
     configs = "\n".join(
-        f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {DATA_DIR}/{name}/*.parquet"
+        f"- config_name: {name}\n  data_files:\n  - split: train\n    path:\n"
+        + "\n".join(f"    - {path}" for path in files.get(name, [f"{DATA_DIR}/{name}/*.parquet"]))
         for name, n in rows.items()
         if n
     )
