@@ -62,5 +62,10 @@ print(funnel.table())
 # ## 4. Or all of it in one call, returning a `datasets.DatasetDict`
 
 # %%
-ds = multiplt.build(["racket", "lua"], source=HERE / "corpus", out=OUT / "dataset", n=5, tests_k=3, limit=4)
+# The model loaded above is passed in, so the build does not load a second copy, and the samples it
+# already drew for Racket come from the work store. The model stays loaded to the end, as in a
+# notebook: it is freed at exit (or now with `llm.close()`, or scoped with `with get_llm(...) as llm:`).
+ds = multiplt.build(
+    ["racket", "lua"], source=HERE / "corpus", out=OUT / "dataset", llm=llm, n=5, tests_k=3, limit=4
+)
 print(ds)

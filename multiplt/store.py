@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,18 +92,8 @@ class WorkStore:
         return None if row is None else row[0]
 
     def get_many(self, stage: str, keys: Iterable[str]) -> dict[str, str]:
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
         with self._lock:
-            conn = self._connection()
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, value FROM entries WHERE stage=? AND key IN ({marks})", (stage, *chunk)
-                )
-                found.update(rows.fetchall())
-        return found
+            return _select(self._connection(), stage, list(keys))
 
     def put(self, stage: str, key: str, value: str) -> None:
         self.put_many(stage, {key: value})
@@ -118,6 +108,42 @@ class WorkStore:
             )
             for name, n in (counts or {}).items():
                 _add(conn, name, n)
+
+    def put_new(
+        self,
+        stage: str,
+        items: Mapping[str, str],
+        counts: Callable[[Mapping[str, str]], Mapping[str, int]] | None = None,
+    ) -> dict[str, str]:
+        """Store the items whose keys the stage does not hold yet, and add `counts(inserted)` to the
+        counters, in one transaction; return the stored values of the keys that were already there.
+
+        For answers another process may be computing at the same moment (two builds that miss the
+        same sample): the first one stored wins and is never replaced, because a later stage may
+        already have used it; the loser gets the winner back to use instead of its own. Counting
+        only what was inserted keeps counters equal to what the store holds, even under a kill.
+        """
+        if not items and counts is None:
+            return {}
+        now = time.time()
+        with self._tx() as conn:
+            # BEGIN IMMEDIATE holds the write lock: nobody can insert between this read and the insert.
+            held = _select(conn, stage, list(items))
+            inserted = {k: v for k, v in items.items() if k not in held}
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries(stage, key, value, created) VALUES (?, ?, ?, ?)",
+                [(stage, k, v, now) for k, v in inserted.items()],
+            )
+            for name, n in (counts(inserted) if counts is not None else {}).items():
+                if n:
+                    _add(conn, name, n)
+        return held
+
+    def keys(self, stage: str) -> list[str]:
+        """Every key of a stage, sorted (e.g. which models a store holds generations of)."""
+        with self._lock:
+            rows = self._connection().execute("SELECT key FROM entries WHERE stage=? ORDER BY key", (stage,))
+            return [r[0] for r in rows.fetchall()]
 
     def items(self, stage: str) -> list[tuple[str, str]]:
         """Every (key, value) of a stage; for small bookkeeping stages such as the dataset's shards."""
@@ -164,6 +190,19 @@ class WorkStore:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc, arg-type]
+
+
+def _select(conn: sqlite3.Connection, stage: str, keys: list[str]) -> dict[str, str]:
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT key, value FROM entries WHERE stage=? AND key IN ({marks})", (stage, *chunk)
+        )
+        found.update(rows.fetchall())
+    return found
 
 
 def _add(conn: sqlite3.Connection, name: str, n: int) -> None:

@@ -137,6 +137,9 @@ def clean_samples(
     out: list[Candidate] = []
     for i, sample in enumerate(samples, start=first):
         funnel.seen(stage)
+        if sample.failed:  # the backend gave no answer (never stored: a later run asks again)
+            funnel.drop(stage, f"model failed ({sample.finish_reason})")
+            continue
         code = lang.clean(job.prompt, sample.text, job.unit)
         if code is None:
             funnel.drop(stage, "does not parse as a function")

@@ -31,7 +31,7 @@ import ray
 
 from multiplt.engines import close_quietly, make_llm, make_sandbox
 from multiplt.errors import UsageError
-from multiplt.llm.base import LLM, Completion, Sampling
+from multiplt.llm.base import LLM, Completion, Sampling, cache_id
 from multiplt.records import Outcome, Program
 from multiplt.store import WorkStore
 
@@ -77,6 +77,9 @@ class Replica:
 
     def model_id(self) -> str:
         return str(self.llm.model_id)
+
+    def cache_id(self) -> str:
+        return cache_id(self.llm)
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[list[Completion]]:
         return self.llm.generate(prompts, sampling)
@@ -146,6 +149,8 @@ class RayLLM:
             self._add()
         self.replicas = count
         self.model_id = str(getattr(llm, "model_id", "")) or ray.get(self._all[0].model_id.remote())
+        # The replicas' cache identity (model file hash, context size, ...): the driver keys samples on it.
+        self.cache_id = cache_id(llm) if llm is not None else ray.get(self._all[0].cache_id.remote())
 
     def _replicas(self) -> tuple[int, float]:
         """(replicas, GPUs each): every GPU slot used when the cluster has GPUs, else one per node."""

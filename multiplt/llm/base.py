@@ -1,9 +1,11 @@
 """The one protocol every LLM backend speaks, and the work-store cache in front of all of them.
 
 Stages never call a backend directly: they call `cached_generate`, which keys every sample on
-(model, prompt, sampling settings, sample index). A killed run that starts again therefore never asks
-a model for a sample it already has, asking for more samples later only generates the missing ones,
-and the persistent counters prove it.
+(model and every backend option that changes a sample, prompt, sampling settings, sample index). A
+killed run that starts again therefore never asks a model for a sample it already has, asking for more
+samples later only generates the missing ones, and the persistent counters prove it. A completion the
+backend failed to give (an error, a prompt longer than its context) is handed to the stage, which
+counts the drop, but never stored: the next run asks again.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from multiplt.store import WorkStore
 
@@ -24,6 +26,13 @@ SAMPLES_COUNTER = "llm.samples"
 TOKENS_COUNTER = "llm.tokens"
 HITS_COUNTER = "llm.cache_hits"
 MISSES_COUNTER = "llm.replay_misses"
+FAILED_COUNTER = "llm.failed"
+RACED_COUNTER = "llm.raced"
+
+PROMPT_TOO_LONG = "prompt too long"
+ERROR = "error"
+FAILED_REASONS = frozenset({ERROR, PROMPT_TOO_LONG, "abort", "replay-miss"})
+"""Finish reasons of a completion the backend did not really give (see `Completion.failed`)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,12 @@ class Completion:
     finish_reason: str = ""
     prompt_tokens: int = 0
 
+    @property
+    def failed(self) -> bool:
+        """No answer from the model (backend error, prompt longer than the context, aborted, replay
+        miss): a stage counts it as a drop, and the store never keeps it, so a later run asks again."""
+        return self.finish_reason in FAILED_REASONS or self.finish_reason.startswith(ERROR + ":")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
 
@@ -89,11 +104,52 @@ class Completion:
 
 @runtime_checkable
 class LLM(Protocol):
-    """A batch of prompts in, `sampling.n` completions per prompt out, in order."""
+    """A batch of prompts in, `sampling.n` completions per prompt out, in order.
+
+    A backend may also have `cache_id` (see `cache_id`), `close()`, `batch_hint`, `cacheable` and
+    `streams_samples`; `cached_generate` reads them with defaults.
+    """
 
     model_id: str
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]: ...
+
+
+class Engine:
+    """What the real backends share: closing on demand and as a context manager.
+
+        with get_llm("llamacpp") as llm:
+            ...
+
+    A backend that holds nothing to free keeps the no-op `close`.
+    """
+
+    model_id: str
+    cache_id: str
+
+    def close(self) -> None:
+        """Free what the backend holds (model weights, a GPU); safe to call twice."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def identity(model_id: str, options: Mapping[str, Any]) -> str:
+    """A backend's cache identity: its model id and every option that changes a sample.
+
+    Options left at None are omitted, so adding a new option with a None default keeps the keys of
+    existing caches."""
+    kept = {k: v for k, v in options.items() if v is not None}
+    return f"{model_id} {json.dumps(kept, sort_keys=True, default=str)}" if kept else model_id
+
+
+def cache_id(llm: LLM) -> str:
+    """What, besides the prompt and the sampling, decides a backend's samples (its `cache_id`,
+    else its `model_id`): two backends share cached samples exactly when these are equal."""
+    return str(getattr(llm, "cache_id", "") or llm.model_id)
 
 
 class LLMError(RuntimeError):
@@ -112,11 +168,13 @@ class GenerationStats:
     generated: int = 0
     tokens: int = 0
     calls: int = 0
+    failed: int = 0
 
 
-def sample_key(model_id: str, prompt: str, sampling: Sampling, index: int) -> str:
-    """The store key of sample `index` of `prompt`: sampling seed included, `n` excluded."""
-    return WorkStore.key(model_id, prompt, sampling.cache_key(), str(sampling.seed + index))
+def sample_key(llm_id: str, prompt: str, sampling: Sampling, index: int) -> str:
+    """The store key of sample `index` of `prompt` from the backend whose `cache_id` is `llm_id`:
+    sampling seed included, `n` excluded."""
+    return WorkStore.key(llm_id, prompt, sampling.cache_key(), str(sampling.seed + index))
 
 
 def cached_generate(
@@ -138,14 +196,19 @@ def cached_generate(
     moment it is done, so a kill loses only the samples still being written.
     `on_prompt(i, completions)` is called as soon as every sample of prompt i is known (at once for
     a prompt the store answers whole), so a caller can act on one prompt while others still decode.
-    Counters: `llm.calls` (backend calls), `llm.samples` and `llm.tokens` (generated), `llm.cache_hits`,
-    each also per stage as `llm.<stage>.<name>`.
+    A failed completion (`Completion.failed`) is returned but never stored. When another process
+    stored the same sample first, its sample is returned instead of this one (the first one stored
+    wins: a later stage may already have used it).
+    Counters: `llm.calls` (backend calls), `llm.samples` and `llm.tokens` (generated and stored),
+    `llm.failed` (failed completions, not stored), `llm.raced` (generated, but another process stored
+    that sample first), `llm.cache_hits`, each also per stage as `llm.<stage>.<name>`.
     """
     stats = stats if stats is not None else GenerationStats()
     if not prompts:
         return []
     n = sampling.n
-    keys = [[sample_key(llm.model_id, p, sampling, i) for i in range(n)] for p in prompts]
+    llm_id = cache_id(llm)
+    keys = [[sample_key(llm_id, p, sampling, i) for i in range(n)] for p in prompts]
     found: dict[str, Completion] = {}
     if store is not None:
         flat = [k for ks in keys for k in ks]
@@ -188,27 +251,43 @@ def cached_generate(
     cacheable = bool(getattr(llm, "cacheable", True))
     persist = store is not None and cacheable
     if persist and todo:
-        store.put(MODELS_STAGE, llm.model_id, json.dumps({"model_id": llm.model_id}))
+        assert store is not None
+        store.put_new(MODELS_STAGE, {llm_id: json.dumps({"model_id": llm.model_id, "cache_id": llm_id})})
     streams = bool(getattr(llm, "streams_samples", False))
     size = chunk_size or int(getattr(llm, "batch_hint", 0) or 16)
 
-    def record(items: dict[str, Completion]) -> None:
-        """Store finished samples and count them; never twice for one key."""
+    def per_stage(counts: dict[str, int]) -> dict[str, int]:
+        return {**counts, **{name.replace("llm.", f"llm.{stage}.", 1): v for name, v in counts.items()}}
+
+    def record(items: dict[str, Completion], calls: int = 0) -> None:
+        """Store finished samples with their counters in one transaction; never twice for one key,
+        never a failed one."""
         new = {k: c for k, c in items.items() if k not in stored}
-        if not new:
+        if not new and not calls:
             return
         stored.update(new)
-        found.update(new)
-        ntok = sum(c.tokens for c in new.values())
-        stats.generated += len(new)
-        stats.tokens += ntok
+        good = {k: c for k, c in new.items() if not c.failed}
+        failed = len(new) - len(good)
+        stats.generated += len(good)
+        stats.tokens += sum(c.tokens for c in good.values())
+        stats.failed += failed
         if persist:
             assert store is not None
-            counts = {}
-            for name, value in ((SAMPLES_COUNTER, len(new)), (TOKENS_COUNTER, ntok)):
-                counts[name] = value
-                counts[name.replace("llm.", f"llm.{stage}.", 1)] = value
-            store.put_many(STAGE, {k: c.to_json() for k, c in new.items()}, counts)
+
+            def counts(inserted: Mapping[str, str]) -> dict[str, int]:
+                return per_stage(
+                    {
+                        SAMPLES_COUNTER: len(inserted),
+                        TOKENS_COUNTER: sum(good[k].tokens for k in inserted),
+                        FAILED_COUNTER: failed,
+                        RACED_COUNTER: len(good) - len(inserted),
+                        CALLS_COUNTER: calls,
+                    }
+                )
+
+            held = store.put_new(STAGE, {k: c.to_json() for k, c in good.items()}, counts)
+            new.update({k: Completion.from_json(v) for k, v in held.items()})
+        found.update(new)
         announce(list(new))
 
     stored: dict[str, Completion] = {}
@@ -228,18 +307,16 @@ def cached_generate(
                 out = llm.generate([prompts[pi] for pi in chunk], sub)
             if len(out) != len(chunk) or any(len(o) != sub.n for o in out):
                 raise LLMError(f"{llm.model_id}: backend returned a wrong number of completions")
+            # The call is counted with the samples it brought (a streaming backend's are stored already).
             record(
                 {
                     keys[pi][start + j]: comp
                     for pi, comps in zip(chunk, out, strict=True)
                     for j, comp in enumerate(comps)
-                }
+                },
+                calls=1,
             )
             stats.calls += 1
-            if persist:
-                assert store is not None
-                store.incr(CALLS_COUNTER, 1)
-                store.incr(CALLS_COUNTER.replace("llm.", f"llm.{stage}.", 1), 1)
     return [[found[k] for k in ks] for ks in keys]
 
 
@@ -254,13 +331,21 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def stored_models(store: WorkStore) -> dict[str, str]:
+    """{cache identity: model id} of every backend whose generations this store holds (what a replay
+    can stand in for). Stores written before identities had options name the model id for both."""
+    out: dict[str, str] = {}
+    for key, value in store.items(MODELS_STAGE):
+        try:
+            out[key] = str(json.loads(value).get("model_id") or key)
+        except (ValueError, AttributeError):
+            out[key] = key
+    return dict(sorted(out.items()))
+
+
 def stored_model_ids(store: WorkStore) -> list[str]:
-    """The models whose generations this store holds (what a replay can stand in for)."""
-    with store._lock:  # noqa: SLF001 - a read-only listing the store has no method for
-        rows = (
-            store._connection().execute("SELECT key FROM entries WHERE stage=?", (MODELS_STAGE,)).fetchall()
-        )  # noqa: SLF001
-    return sorted(r[0] for r in rows)
+    """The cache identities this store holds generations of, sorted."""
+    return store.keys(MODELS_STAGE)
 
 
 def note(message: str) -> None:

@@ -7,23 +7,54 @@ grows almost linearly with the batch until compute saturates. This backend there
 the next waiting sample at once), and evaluates each prompt only once for its n samples: the prompt's
 KV cache is shared with the sibling sequences (`llama_memory_seq_cp`), each with its own sampler and
 seed.
+
+Freeing a model makes llama.cpp log through llama-cpp-python's Python callback. At interpreter exit that
+callback is torn down with its module, and a model freed by `__del__` then calls into freed memory (a
+segmentation fault after the script's last line). So every live model is closed by an `atexit` hook,
+which runs before any module is torn down, and `__del__` never frees during finalization.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
+import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from multiplt.llm.base import Completion, LLMError, Sampling
-from multiplt.llm.models import DEFAULT_MODEL, ensure_model
+from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
+from multiplt.llm.models import DEFAULT_MODEL, ensure_model, model_sha256
 
 OnSample = Callable[[int, int, Completion], None]
+
+_LIVE: weakref.WeakSet[LlamaCppLLM] = weakref.WeakSet()
+_exit_hook = threading.Lock()
+_hooked = False
+
+
+def _close_live() -> None:
+    """Close every model still alive at interpreter exit, while llama.cpp's log callback still works."""
+    for llm in list(_LIVE):
+        try:
+            llm.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; the other models still get closed
+            pass
+
+
+def _hook_exit() -> None:
+    """Register `_close_live` once, after llama_cpp is imported: atexit runs hooks last-in first-out,
+    so ours runs before any exit hook llama_cpp registers (one freeing the backend, say)."""
+    global _hooked
+    with _exit_hook:
+        if not _hooked:
+            atexit.register(_close_live)
+            _hooked = True
 
 
 @dataclass
@@ -77,12 +108,14 @@ def default_threads() -> int:
     return max(1, min(cores, cores - busy))
 
 
-class LlamaCppLLM:
+class LlamaCppLLM(Engine):
     """A GGUF model in this process.
 
     `model` is a known model name (assembled from its wheels on first use) or a .gguf path.
     `n_parallel` is the most sequences decoded together; 1 gives plain single-sequence decoding.
     `n_ctx` is the KV cache shared by all of them (a prompt's cells are shared by its samples).
+    Its cache identity holds the model file's sha256, `n_ctx` (which prompts fit) and `top_k`.
+    `close()` (or a `with` block) frees it now; a model still alive at exit is closed then.
     """
 
     def __init__(
@@ -119,6 +152,9 @@ class LlamaCppLLM:
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
         self.top_k = int(top_k)
+        self.cache_id = identity(
+            self.model_id, {"sha256": model_sha256(self.path), "n_ctx": self.n_ctx, "top_k": self.top_k}
+        )
         self.last_stats = DecodeStats()
         self.tokens_out = 0
         """Tokens decoded by this engine so far, updated as each is decoded (for live progress)."""
@@ -126,6 +162,8 @@ class LlamaCppLLM:
         self._lock = threading.Lock()
         threads = n_threads or default_threads()
         self.n_threads = threads
+        _hook_exit()
+        _LIVE.add(self)
         llama_cpp.llama_backend_init()
         mparams = lc.llama_model_default_params()
         self._model = lc.llama_model_load_from_file(str(self.path).encode(), mparams)
@@ -215,6 +253,8 @@ class LlamaCppLLM:
     ) -> list[list[Completion]]:
         """`on_sample(prompt_index, sample_index, completion)` is called as each sample finishes."""
         with self._lock:
+            if self._ctx is None:
+                raise LLMError(f"{self.model_id}: the model was closed")
             return self._generate(prompts, sampling, on_sample)
 
     def _generate(
@@ -231,7 +271,7 @@ class LlamaCppLLM:
             tokens = self.tokenize(prompt)
             stats.prompt_tokens += len(tokens)
             if len(tokens) + per_sample > self.n_ctx:
-                results[pi] = [Completion("", 0, "prompt too long", len(tokens)) for _ in range(sampling.n)]
+                results[pi] = [Completion("", 0, PROMPT_TOO_LONG, len(tokens)) for _ in range(sampling.n)]
                 continue
             queue.append(_Group(pi, tokens, list(range(sampling.n))))
         free = list(range(self.n_parallel - 1, -1, -1))
@@ -319,7 +359,8 @@ class LlamaCppLLM:
         return out
 
     def close(self) -> None:
-        """Free the model; a generation still running in another thread stops at its next step first."""
+        """Free the model; a generation still running in another thread stops at its next step first.
+        Safe to call twice; `generate` afterwards raises LLMError."""
         self._closing = True
         lock = getattr(self, "_lock", None)
         if lock is not None:
@@ -327,6 +368,7 @@ class LlamaCppLLM:
                 self._free()
         else:
             self._free()
+        _LIVE.discard(self)
 
     def _free(self) -> None:
         lc = self._lc
@@ -341,7 +383,11 @@ class LlamaCppLLM:
             self._model = None
 
     def __del__(self) -> None:
+        if sys.is_finalizing():
+            # The exit hook closed every live model already; llama.cpp's log callback may be gone by
+            # now, so freeing here could crash the interpreter. The process is ending: leave it.
+            return
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+        except Exception:  # noqa: BLE001 - a half-built model may lack what close needs
             pass

@@ -9,6 +9,7 @@ result is checked by size and sha256 once; a marker file makes every later call 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -97,6 +98,40 @@ def _sha256(path: Path) -> str:
         while chunk := f.read(1 << 22):
             h.update(chunk)
     return h.hexdigest()
+
+
+def model_sha256(path: Path, *, cache: Path | None = None) -> str:
+    """The sha256 of a model file, hashed at most once per file version.
+
+    It goes into the cache identity of the samples, so a changed file at the same path never serves
+    the old file's samples. A registry model assembled and verified by `ensure_model` has its known
+    hash (the marker says so); any other file is hashed once and remembered by path, size and mtime,
+    so starting a run does not re-read a gigabyte file.
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    for spec in MODELS.values():
+        marker = path.with_name(f"{spec.filename}.verified")
+        if path.name == spec.filename and st.st_size == spec.size and marker.is_file():
+            if marker.read_text().strip() == spec.sha256:
+                return spec.sha256
+    memo = (cache or cache_dir()) / "hashes" / f"{hashlib.sha256(str(path).encode()).hexdigest()[:32]}.json"
+    stamp = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        known = json.loads(memo.read_text())
+        if {k: known.get(k) for k in stamp} == stamp and isinstance(known.get("sha256"), str):
+            return str(known["sha256"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    digest = _sha256(path)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**stamp, "sha256": digest}))
+        os.replace(tmp, memo)
+    except OSError:  # a read-only cache: hash again next time, still correct
+        pass
+    return digest
 
 
 def ensure_model(name: str = DEFAULT_MODEL, *, cache: Path | None = None) -> Path:

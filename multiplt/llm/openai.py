@@ -3,7 +3,10 @@
 Plain `/v1/completions` over the standard library's HTTP client, so the backend adds no dependency.
 Prompts are sent concurrently from a thread pool (servers batch what arrives together); 429 and 5xx
 answers and dropped connections are retried with exponential backoff and jitter, honouring
-Retry-After; other 4xx answers fail at once because retrying cannot fix them.
+Retry-After. A 400, 413 or 422 that says the prompt does not fit the model's context refuses that
+one prompt: its samples come back failed (`Completion.failed`, never stored) and the other prompts go
+on. Other 4xx answers (a wrong key, model, URL or parameter) fail the call at once: retrying cannot
+fix them and no prompt would get past them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -18,9 +22,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from multiplt.llm.base import Completion, LLMError, Sampling
+from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
 
 Transport = Callable[[str, dict[str, Any], dict[str, str], float], tuple[int, dict[str, str], bytes]]
+
+
+_REFUSED = (400, 413, 422)
+_TOO_LONG = re.compile(r"context (length|size|window)|maximum model length|too long|too many tokens", re.I)
+"""How vLLM, llama.cpp's server, OpenAI and others say a prompt does not fit."""
+
+
+class _TooLong(LLMError):
+    """The server refused this one prompt for its length (not the server as a whole)."""
 
 
 def _urllib_transport(
@@ -34,11 +47,13 @@ def _urllib_transport(
         return err.code, dict(err.headers or {}), err.read() or b""
 
 
-class OpenAILLM:
+class OpenAILLM(Engine):
     """Completions from an OpenAI-compatible server.
 
     One request per (prompt, sample group): `n` goes to the server as is unless `max_n` caps it
     (some servers reject n > 1); a seed is sent per request as `seed + first sample index`.
+    Its cache identity is the model name and the server's base URL: the same name on two servers
+    may be two different models.
     """
 
     def __init__(
@@ -61,6 +76,7 @@ class OpenAILLM:
         )
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.model_id = f"openai:{model}"
+        self.cache_id = identity(self.model_id, {"base_url": self.base_url})
         self.concurrency = max(1, concurrency)
         self.batch_hint = 4 * self.concurrency
         self.max_retries = max_retries
@@ -86,6 +102,8 @@ class OpenAILLM:
                 return json.loads(data)
             if status:
                 last = f"HTTP {status}: {data[:200].decode('utf-8', 'replace')}"
+                if status in _REFUSED and _TOO_LONG.search(data.decode("utf-8", "replace")):
+                    raise _TooLong(f"{url}: {last}")
                 if status != 429 and status < 500:
                     raise LLMError(f"{url}: {last}")
                 ra = {k.lower(): v for k, v in resp_headers.items()}.get("retry-after")
@@ -112,7 +130,10 @@ class OpenAILLM:
             body["stop"] = list(sampling.stop)
         if self.send_seed:
             body["seed"] = sampling.seed + first
-        data = self._post(body)
+        try:
+            data = self._post(body)
+        except _TooLong:
+            return [Completion("", 0, PROMPT_TOO_LONG) for _ in range(n)]
         choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
         if len(choices) != n:
             raise LLMError(f"{self.base_url}: asked for {n} choices, got {len(choices)}")
@@ -124,6 +145,8 @@ class OpenAILLM:
             text = c.get("text") or ""
             # Usage is per request: share it out over the choices, by length when the server gives no split.
             share = total // n if total else max(1, len(text) // 4)
+            # A server may report a failed choice in its finish reason ("error", "abort"): kept as
+            # is, so `Completion.failed` sees it.
             out.append(Completion(text, share, c.get("finish_reason") or "", prompt_tokens))
         return out
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from multiplt.llm.base import MISSES_COUNTER, Completion, ReplayMiss, Sampling, stored_model_ids
+from multiplt.llm.base import MISSES_COUNTER, Completion, Engine, ReplayMiss, Sampling, stored_models
 from multiplt.store import WorkStore
 
 
-class ReplayLLM:
-    """Stands in for the model that filled the store.
+class ReplayLLM(Engine):
+    """Stands in for the backend that filled the store: same model id, same cache identity.
 
-    `on_miss="raise"` (default) stops at the first missing generation; `"empty"` answers it with an
-    empty completion (never stored) and counts it under `llm.replay_misses`, so a stage can count the
-    gap as a drop and go on.
+    `model_id` picks that backend by its model id or its full cache identity; it may be left out when
+    the store holds the generations of one backend only. `on_miss="raise"` (default) stops at the
+    first missing generation; `"empty"` answers it with an empty completion (never stored) and counts
+    it under `llm.replay_misses`, so a stage can count the gap as a drop and go on.
     """
 
     cacheable = False
@@ -25,16 +26,22 @@ class ReplayLLM:
     def __init__(self, store: WorkStore, model_id: str | None = None, on_miss: str = "raise") -> None:
         if on_miss not in ("raise", "empty"):
             raise ValueError(f"on_miss must be 'raise' or 'empty', got {on_miss!r}")
+        known = stored_models(store)
         if model_id is None:
-            known = stored_model_ids(store)
-            if len(known) != 1:
-                raise ReplayMiss(
-                    f"replay needs model_id=...: the store holds generations of {len(known)} models"
-                    + (f" ({', '.join(known)})" if known else "")
-                )
-            model_id = known[0]
+            chosen = list(known)
+        elif model_id in known:
+            chosen = [model_id]
+        else:
+            chosen = [ident for ident, mid in known.items() if mid == model_id] or [model_id]
+        if len(chosen) != 1:
+            which = f" of {model_id}" if model_id else ""
+            raise ReplayMiss(
+                f"replay needs model_id=... (a full identity): the store holds generations of "
+                f"{len(chosen)} backends{which}" + (f" ({'; '.join(chosen)})" if chosen else "")
+            )
         self.store = store
-        self.model_id = model_id
+        self.cache_id = chosen[0]
+        self.model_id = known.get(self.cache_id, self.cache_id)
         self.on_miss = on_miss
         self.misses = 0
 

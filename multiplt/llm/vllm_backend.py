@@ -6,13 +6,28 @@ and batch all prompts continuously; we only translate settings and results.
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-from multiplt.llm.base import Completion, LLMError, Sampling
+from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
+
+KEYED = (
+    "dtype",
+    "quantization",
+    "revision",
+    "tokenizer",
+    "tokenizer_revision",
+    "max_model_len",
+    "kv_cache_dtype",
+)
+"""Engine options that change what a sample is (numerics, weights, tokens, what fits), so they are in
+the cache identity. The rest (memory share, parallelism, eager mode, the engine seed, which the
+per-request seed overrides) changes only speed or memory."""
 
 
-class VLLMBackend:
+class VLLMBackend(Engine):
     """A vLLM engine built once per process; `engine_options` go to `vllm.LLM(...)` unchanged."""
 
     def __init__(self, model: str, *, seed: int = 0, **engine_options: Any) -> None:
@@ -27,9 +42,42 @@ class VLLMBackend:
         self.model_id = f"vllm:{model}"
         self.batch_hint = 256
         engine_options.setdefault("seed", seed)
-        self.engine = vllm.LLM(model=model, **engine_options)
+        self.engine: Any = vllm.LLM(model=model, **engine_options)
+        resolved = self._resolved()
+        # What the engine resolved wins over what was asked: dtype="auto" is bfloat16 on one GPU and
+        # float16 on another, and a quantization is found in the checkpoint when none is named.
+        self.cache_id = identity(self.model_id, {k: resolved.get(k, engine_options.get(k)) for k in KEYED})
+        self.max_model_len: int | None = resolved.get("max_model_len")
+
+    def _resolved(self) -> dict[str, Any]:
+        """The keyed settings as the engine resolved them, where this vLLM version shows them."""
+        engine = getattr(self.engine, "llm_engine", None)
+        whole = getattr(engine, "vllm_config", None)
+        model_config = getattr(whole, "model_config", None) or getattr(engine, "model_config", None)
+        cache_config = getattr(whole, "cache_config", None) or getattr(engine, "cache_config", None)
+        out: dict[str, Any] = {}
+        for name in ("dtype", "quantization", "revision", "tokenizer", "tokenizer_revision", "max_model_len"):
+            value = getattr(model_config, name, None)
+            if value is not None:
+                out[name] = str(value).removeprefix("torch.") if name == "dtype" else value
+        cache_dtype = getattr(cache_config, "cache_dtype", None)
+        if cache_dtype is not None:
+            out["kv_cache_dtype"] = str(cache_dtype)
+        if isinstance(out.get("max_model_len"), int | str):
+            out["max_model_len"] = int(out["max_model_len"])
+        return out
+
+    def _too_long(self, prompts: Sequence[str]) -> set[int]:
+        """Prompts that leave no room for one generated token: vLLM refuses the whole batch for one of
+        them, so they are answered as failed here and the others still run."""
+        if not self.max_model_len:
+            return set()
+        tokenizer = self.engine.get_tokenizer()
+        return {i for i, p in enumerate(prompts) if len(tokenizer.encode(p)) >= self.max_model_len}
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        if self.engine is None:
+            raise LLMError(f"{self.model_id}: the engine was closed")
         params = self._vllm.SamplingParams(
             n=sampling.n,
             temperature=sampling.temperature,
@@ -38,9 +86,15 @@ class VLLMBackend:
             stop=list(sampling.stop) or None,
             seed=sampling.seed,
         )
-        results = self.engine.generate(list(prompts), params, use_tqdm=False)
+        refused = self._too_long(prompts)
+        sent = [p for i, p in enumerate(prompts) if i not in refused]
+        results = iter(self.engine.generate(sent, params, use_tqdm=False) if sent else [])
         out: list[list[Completion]] = []
-        for res in results:
+        for i in range(len(prompts)):
+            if i in refused:
+                out.append([Completion("", 0, PROMPT_TOO_LONG) for _ in range(sampling.n)])
+                continue
+            res = next(results)
             prompt_tokens = len(res.prompt_token_ids or [])
             comps = sorted(res.outputs, key=lambda o: o.index)
             out.append(
@@ -50,3 +104,14 @@ class VLLMBackend:
                 ]
             )
         return out
+
+    def close(self) -> None:
+        """Drop the engine so its GPU memory can be freed now, not at exit."""
+        engine, self.engine = getattr(self, "engine", None), None
+        if engine is None:
+            return
+        del engine
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
