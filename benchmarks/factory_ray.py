@@ -73,13 +73,15 @@ def part_d(args: argparse.Namespace) -> str:
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
         try:
             store = WorkStore(Path(tmp) / "store.sqlite")
-            cfg = BuildConfig(targets=["lua"], source="-", out=tmp, concurrency=1, progress=False)
+            from synthetic_llm import TARGET, prompt_for
+
+            cfg = BuildConfig(targets=[TARGET], source="-", out=tmp, concurrency=1, progress=False)
             options = RayOptions()
             llm = RayLLM(cfg, options, InstantEngine())  # type: ignore[arg-type]
             sampling = Sampling(n=5, max_tokens=128)
             calls, t0 = 0, time.perf_counter()
             while time.perf_counter() - t0 < 10:
-                prompts = [f"-- prompt {calls}-{i}\nlocal function f()" for i in range(64)]
+                prompts = [prompt_for(calls * 64 + i) for i in range(64)]
                 cached_generate(store, llm, prompts, sampling, stage="bench")  # type: ignore[arg-type]
                 calls += 1
             dt = time.perf_counter() - t0

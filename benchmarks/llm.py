@@ -95,7 +95,7 @@ def main() -> int:
         cached_generate(store, llm, prompts, config.sampling(), stage="testgen", chunk_size=len(prompts))
         rows.append(("generation wall time", f"{time.perf_counter() - t0:.1f} s"))
     if args.phase in ("all", "testgen"):
-        from multiplt.sandboxes import Sandbox
+        from multiplt.runtimes import Sandbox
 
         llm = get_llm("llamacpp", **options)
         funnel = Funnel()

@@ -28,40 +28,50 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from multiplt.sandboxes import Sandbox
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from multiplt.compilers import infer_signature, signature_of, type_signature
+from multiplt.compilers.asserts import parse_assert
 from multiplt.sandboxes.build import cache_dir
 from multiplt.sandboxes.dockerfile import image_name
-from multiplt.sandboxes.runtimes import LANGUAGES, Runtime, get
+from multiplt.sandboxes.runtimes import Runtime
+from scripted_llm import correct_completion  # noqa: E402  (hand-written translations, in every target)
 
-from multiplt.records import Program
+from multiplt import compilers
+from multiplt.records import Program, PyFunction
+from multiplt.runtimes import Sandbox, get, names
+from multiplt.sources import load_functions
+from multiplt.testgen.runtime import PYTHON
 
 UID = 10001
 
-# One small function and a ten-check test suite per language, shaped like the verify stage's programs.
-PROGRAMS = {
-    "python": "def f(xs):\n    return sorted(set(xs))\n\n"
-    + "".join(f"assert f([{i}, 3, 1, {i}]) == sorted({{{i}, 3, 1}})\n" for i in range(10)),
-    "lua": "local lu = require('luaunit')\nlocal function f(a, b) return a * b + 1 end\n"
-    "function test_humaneval()\n  local candidate = f\n"
-    + "".join(f"  lu.assertEquals(candidate({i}, 3), {i * 3 + 1})\n" for i in range(10))
-    + "end\nos.exit(lu.LuaUnit.run())\n",
-    "ocaml": "let f a b = a * b + 1\n\nlet () =\n"
-    + "".join(f"  assert (f {i} 3 = {i * 3 + 1});\n" for i in range(10))
-    + "  ()\n",
-    "r": "f <- function(a, b) { a * b + 1 }\ntest_humaneval <- function() {\n  candidate <- f\n"
-    + "".join(f"  stopifnot(isTRUE(all.equal(candidate({i}, 3), {i * 3 + 1})))\n" for i in range(10))
-    + "}\ntest_humaneval()\n",
-    "racket": "#lang racket\n(require rackunit)\n(define (f a b) (+ (* a b) 1))\n"
-    "(define (test-humaneval)\n  (let ((candidate f))\n"
-    + "".join(f"    (check-equal? (candidate {i} 3) {i * 3 + 1})\n" for i in range(10))
-    + "))\n(test-humaneval)\n",
-    "julia": "using Test\n\nfunction f(a::Int64, b::Int64)::Int64\n    return a * b + 1\nend\n\n"
-    "@testset begin\n    candidate = f;\n"
-    + "".join(f"    @test(candidate({i}, 3) == {i * 3 + 1})\n" for i in range(10))
-    + "end\n",
-}
-# Programs per language and mode, so that each cell takes seconds, not minutes.
-COUNTS = {"python": 300, "lua": 600, "ocaml": 300, "r": 80, "racket": 40, "julia": 16}
+# The verify stage's own programs: `sum_of_squares` of the example corpus, translated by hand (the
+# tests' scripted answers, a correct one per target), with the suite its compiler makes from ten
+# asserts. Python runs the same ten asserts against the function itself.
+REFERENCE = "sum_of_squares"
+ASSERTS = tuple(f"assert sum_of_squares({i}) == {sum(k * k for k in range(1, i + 1))}" for i in range(10))
+CELL_SECONDS = 6.0  # how long one mode's share of a cell should take, at --scale 1
+
+
+def reference_function() -> PyFunction:
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus" / "numbers.py"
+    return next(f for f in load_functions(corpus) if f.name == REFERENCE)
+
+
+def program_source(lang: str) -> str:
+    """The whole file the sandbox runs for `lang`, made by the real compiler."""
+    fn = reference_function()
+    if lang == PYTHON.name:
+        return fn.module_source + "\n\n" + "\n".join(ASSERTS) + "\n"
+    target = compilers.get(lang)
+    parsed = [parse_assert(a, fn.name) for a in ASSERTS]
+    types = type_signature(["n"], infer_signature(parsed) or []) if target.typed else None
+    prompt = target.prompt(fn, types)
+    code = target.clean(prompt, correct_completion(lang, REFERENCE))
+    if code is None:
+        raise SystemExit(f"{lang}: the hand-written translation of {REFERENCE} does not parse")
+    suite = target.compile_tests(fn.name, ASSERTS, types, signature_of(fn))
+    return target.program(code, suite)
 
 
 def exported_root(image: str) -> Path:
@@ -253,9 +263,15 @@ def measure(
     """Executions per second of each mode. Rounds alternate the modes, so that load from elsewhere
     on the machine falls on all of them alike rather than on whichever ran during a busy minute."""
     runtime = get(lang)
-    n = max(cores, int(COUNTS[lang] * scale))
+    source = program_source(lang)
+    with Sandbox([lang], concurrency=1) as probe:  # one program's time sizes the cell
+        probe.run([Program(lang, source, timeout_s=300)])
+        t0 = time.monotonic()
+        probe.run([Program(lang, source, timeout_s=300)] * 2)
+        one = (time.monotonic() - t0) / 2
+    n = max(cores * rounds, int(scale * CELL_SECONDS * cores / max(one, 1e-3)))
     rounds = max(1, min(rounds, n // cores))
-    chunk = [Program(lang, PROGRAMS[lang], timeout_s=300)] * (n // rounds)
+    chunk = [Program(lang, source, timeout_s=300)] * (n // rounds)
     kinds: dict[str, Callable[[Runtime, int, int], Mode]] = {"c": Sandboxed, "a": Bare}
     if with_docker_run:
         kinds["b"] = DockerRun
@@ -294,13 +310,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--languages", nargs="*", default=list(LANGUAGES), choices=LANGUAGES)
+    parser.add_argument("--languages", nargs="*", default=list(names()), choices=names())
+    parser.add_argument("--show", metavar="LANG", help="print the program measured for LANG and stop")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply the number of programs per language"
     )
     parser.add_argument("--rounds", type=int, default=6, help="alternations of the modes per language")
     parser.add_argument("--skip-docker-run", action="store_true", help="leave out column (b), the slowest")
     args = parser.parse_args()
+    if args.show:
+        print(program_source(args.show))
+        return 0
     if os.geteuid() != 0:
         print("column (a) enters the image's files with chroot: run as root", file=sys.stderr)
         return 1

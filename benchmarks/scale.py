@@ -31,7 +31,7 @@ from multiplt.executors.ray_local import local_cluster  # noqa: E402
 def items(result) -> int:
     """Functions tested plus function x language jobs translated and verified."""
     f = result.funnel
-    return f.stage("testgen").seen + sum(f.stage(f"prepare/{t}").kept for t in ("racket", "lua"))
+    return f.stage("testgen").seen + sum(f.stage(f"prepare/{t}").kept for t in scripted_llm.MAIN_TARGETS)
 
 
 def one(kind: str, nodes: int, src: Path, work: Path, delay: float) -> dict[str, object]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
+from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.pytypes import (
     ANY,
@@ -97,6 +99,9 @@ class Language:
     """A target language. Subclasses fill in the literal, type and harness hooks."""
 
     name: ClassVar[str]
+    display_name: ClassVar[str]  # as people write it, for cards and instruction exports
+    non_finite: ClassVar[tuple[str, str, str]]  # how the target writes float nan, inf and -inf
+    runtime: ClassVar[Runtime]  # how the sandbox stores, starts and judges a program (the pass rule)
     typed: ClassVar[bool] = False
     stop_sequences: ClassVar[list[str]] = []
     # tree-sitter grammar and the kinds of top-level node that hold a function definition
@@ -117,10 +122,6 @@ class Language:
     unit_stop_sequences: ClassVar[list[str]] = ["\n```"]
     # a top-level definition (function or value) and the name it defines, for cutting a unit
     definition_pattern: ClassVar[str] = ""
-
-    @property
-    def runtime(self) -> str:
-        return self.name
 
     # ----- names -----------------------------------------------------------------------------------
 
@@ -190,7 +191,14 @@ class Language:
         return str(v)
 
     def float_lit(self, v: float) -> str:
-        raise NotImplementedError
+        if math.isnan(v):
+            return self.non_finite[0]
+        if math.isinf(v):
+            return self.non_finite[1] if v > 0 else self.non_finite[2]
+        return self.finite_float_lit(v)
+
+    def finite_float_lit(self, v: float) -> str:
+        return repr(v)
 
     def bool_lit(self, v: bool) -> str:
         return "true" if v else "false"
@@ -460,9 +468,10 @@ class Language:
         return f"{defuse(function_code).rstrip()}\n\n{suite.code}"
 
     def passed(self, outcome: Outcome) -> bool:
-        """Exit status 0 and the harness's closing mark: exit 0 alone also covers a candidate that
-        exits early and a harness that never ran. Only a harness's own mark reads as the mark once
-        the sandbox has handed back the output."""
+        """The runtime's pass rule (already applied by the sandbox: status "pass"), exit status 0 and
+        the harness's closing mark: exit 0 alone also covers a candidate that exits early and a
+        harness that never ran. Only a harness's own mark reads as the mark once the sandbox has
+        handed back the output."""
         return outcome.status == "pass" and outcome.exit_code == 0 and PASS_MARK in outcome.stdout
 
     # ----- cleaning --------------------------------------------------------------------------------

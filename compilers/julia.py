@@ -3,8 +3,9 @@ method typed `Vector{Float64}` does not accept `[]` or `[1, 2]`."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
+
+from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
 
@@ -61,6 +62,18 @@ end
 
 class Julia(Language):
     name = "julia"
+    display_name = "Julia"
+    non_finite = ("NaN", "Inf", "-Inf")
+    runtime = Runtime(
+        "julia",
+        "main.jl",
+        ("julia", "main.jl"),
+        "julia.Dockerfile",
+        memory_mb=1024,
+        timeout_s=30.0,
+        version_argv=("julia", "--version"),
+        address_space_limit_ok=False,
+    )
     typed = True
     stop_sequences: ClassVar[list[str]] = ["\nfunction ", "\nmacro ", '\n"""', "\n#", "\n```", "\nprintln("]
     grammar = "julia"
@@ -87,13 +100,6 @@ class Julia(Language):
 
     def int_lit(self, v: int) -> str:
         return "typemin(Int64)" if v == -(2**63) else str(v)
-
-    def float_lit(self, v: float) -> str:
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Inf" if v > 0 else "-Inf"
-        return repr(v)
 
     def str_lit(self, v: str) -> str:
         return '"' + escape(v, _julia_escape, {"$": "\\$"}) + '"'

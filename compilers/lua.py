@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
+
+from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type, Unsupported
 
@@ -58,6 +59,11 @@ end
 
 class Lua(Language):
     name = "lua"
+    display_name = "Lua"
+    non_finite = ("(0/0)", "math.huge", "(-math.huge)")
+    runtime = Runtime(
+        "lua", "main.lua", ("lua5.3", "main.lua"), "lua.Dockerfile", version_argv=("lua5.3", "-v")
+    )
     stop_sequences: ClassVar[list[str]] = ["\nlocal ", "\nfunction ", "\n--", "\nprint(", "\n```"]
     grammar = "lua"
     function_kinds = frozenset({"function_declaration"})
@@ -85,13 +91,6 @@ class Lua(Language):
 
     def int_lit(self, v: int) -> str:
         return "math.mininteger" if v == -(2**63) else str(v)
-
-    def float_lit(self, v: float) -> str:
-        if math.isnan(v):
-            return "(0/0)"
-        if math.isinf(v):
-            return "math.huge" if v > 0 else "(-math.huge)"
-        return repr(v)
 
     def str_lit(self, v: str) -> str:
         return '"' + escape(v, lambda c: f"\\u{{{ord(c):x}}}") + '"'

@@ -8,9 +8,10 @@ errors MultiPL-E makes.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, ClassVar
+
+from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.pytypes import (
     ANY,
@@ -70,6 +71,11 @@ _OCAML_MAX = 2**62 - 1
 
 class OCaml(Language):
     name = "ocaml"
+    display_name = "OCaml"
+    non_finite = ("nan", "infinity", "neg_infinity")
+    runtime = Runtime(
+        "ocaml", "main.ml", ("ocaml", "main.ml"), "ocaml.Dockerfile", version_argv=("ocaml", "-version")
+    )
     typed = True
     stop_sequences: ClassVar[list[str]] = ["\nlet ", "\n(*", "\ntype ", "\n;;", "\n```", "\nmodule "]
     grammar = "ocaml"
@@ -107,11 +113,7 @@ class OCaml(Language):
             return "min_int"
         return f"({v})" if v < 0 else str(v)
 
-    def float_lit(self, v: float) -> str:
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "infinity" if v > 0 else "neg_infinity"
+    def finite_float_lit(self, v: float) -> str:
         text = repr(v)
         return f"({text})" if v < 0 or text.startswith("-") else text
 

@@ -3,8 +3,9 @@ dicts are named lists; None is NULL, which R also uses for an empty vector."""
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
+
+from multiplt.sandboxes.runtimes import Runtime
 
 from multiplt.pytypes import INT, DictT, ListT, Prim, SetT, TupleT, Type, Unsupported, VarTupleT
 
@@ -77,6 +78,16 @@ def _atomic_kind(t: Type) -> str | None:
 
 class R(Language):
     name = "r"
+    display_name = "R"
+    non_finite = ("NaN", "Inf", "-Inf")
+    runtime = Runtime(
+        "r",
+        "main.R",
+        ("Rscript", "main.R"),
+        "r.Dockerfile",
+        timeout_s=15.0,
+        version_argv=("Rscript", "--version"),
+    )
     stop_sequences: ClassVar[list[str]] = ["\n#", "\n```", "\nprint(", "\ncat("]
     grammar = "r"
     function_kinds = frozenset({"binary_operator", "left_assignment"})
@@ -107,13 +118,6 @@ class R(Language):
         "True": "TRUE",
         "False": "FALSE",
     }
-
-    def float_lit(self, v: float) -> str:
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Inf" if v > 0 else "-Inf"
-        return repr(v)
 
     def bool_lit(self, v: bool) -> str:
         return "TRUE" if v else "FALSE"

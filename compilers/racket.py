@@ -6,8 +6,9 @@ harness here compares numbers numerically, reports each failed assert and exits 
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
+
+from multiplt.sandboxes.runtimes import Runtime, exit_zero_and_quiet_stderr
 
 from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type
 
@@ -48,6 +49,20 @@ _PRELUDE = r"""
 
 class Racket(Language):
     name = "racket"
+    display_name = "Racket"
+    non_finite = ("+nan.0", "+inf.0", "-inf.0")
+    runtime = Runtime(
+        "racket",
+        "main.rkt",
+        ("racket", "main.rkt"),
+        "racket.Dockerfile",
+        # rackunit reports a failed check on stderr and still exits 0 (MultiPL-T kept such programs)
+        passes=exit_zero_and_quiet_stderr,
+        memory_mb=1024,
+        timeout_s=20.0,
+        version_argv=("racket", "--version"),
+        address_space_limit_ok=False,
+    )
     stop_sequences: ClassVar[list[str]] = ["\n(define ", "\n#|", "\n;", "\n(", "\n```"]
     grammar = "racket"
     function_kinds = frozenset({"list"})
@@ -68,13 +83,6 @@ class Racket(Language):
         "True": "#t",
         "False": "#f",
     }
-
-    def float_lit(self, v: float) -> str:
-        if math.isnan(v):
-            return "+nan.0"
-        if math.isinf(v):
-            return "+inf.0" if v > 0 else "-inf.0"
-        return repr(v)
 
     def bool_lit(self, v: bool) -> str:
         return "#t" if v else "#f"
@@ -128,7 +136,3 @@ class Racket(Language):
             )
         lines.append(f'(if (> multiplt-failed 0) (exit 1) (printf "{PASS_MARK} {len(checks)}\\n"))')
         return "\n".join(lines) + "\n"
-
-    def passed(self, outcome: object) -> bool:
-        # A failure report on stderr fails the run even with exit 0 (rackunit's way of failing).
-        return super().passed(outcome) and not outcome.stderr.strip()  # type: ignore[arg-type, attr-defined]

@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_functions": ("multiplt.sources", "load_functions"),
-    "Sandbox": ("multiplt.sandboxes", "Sandbox"),
-    "LocalSandbox": ("multiplt.sandboxes", "LocalSandbox"),
+    "Sandbox": ("multiplt.runtimes", "Sandbox"),
+    "LocalSandbox": ("multiplt.runtimes", "LocalSandbox"),
     "build": ("multiplt.build", "build"),
     "compilers": ("multiplt.compilers", None),
     "WorkStore": ("multiplt.store", "WorkStore"),

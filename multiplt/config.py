@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from multiplt import compilers
 from multiplt.errors import UsageError
+from multiplt.sandboxes.runtimes import Runtime
 
 Strategy = Literal["all", "first", "random"]
 STRATEGIES = ("all", "first", "random")
@@ -110,7 +111,7 @@ class BuildConfig:
         """`--enough 0` is MultiPL-T's fixed budget: every function gets all of --n and --tests-k."""
         return self.enough > 0
 
-    def runtimes(self) -> list[str]:
+    def runtimes(self) -> list[Runtime]:
         """The sandbox runtimes the build's stages declare they need."""
         from multiplt.factory.stages import needs
 

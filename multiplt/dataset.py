@@ -166,7 +166,7 @@ rows.
 
 ```python
 import datasets
-ds = datasets.load_dataset("PATH_OR_REPO", "{languages[0] if languages else "racket"}")
+ds = datasets.load_dataset("PATH_OR_REPO", "{languages[0] if languages else "CONFIG"}")
 ```
 
 ## Funnel

@@ -60,10 +60,10 @@ def make_sandbox(config: BuildConfig) -> Any:
     if config.sandbox == "local":
         from multiplt.sandboxes import LocalSandbox
 
-        return LocalSandbox(languages=config.runtimes())
+        return LocalSandbox(config.runtimes())
     from multiplt.sandboxes import Sandbox
 
-    return Sandbox(languages=config.runtimes(), concurrency=config.concurrency)
+    return Sandbox(config.runtimes(), concurrency=config.concurrency)
 
 
 def close_quietly(resource: Any) -> None:

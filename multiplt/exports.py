@@ -14,16 +14,20 @@ from typing import Any
 
 import pandas as pd
 
+from multiplt import compilers
 from multiplt.records import TestedFunction, content_hash
 
-LANGUAGE_NAMES = {
-    "python": "Python",
-    "racket": "Racket",
-    "ocaml": "OCaml",
-    "lua": "Lua",
-    "r": "R",
-    "julia": "Julia",
-}
+SOURCE_LANGUAGE = "python"
+
+
+def languages() -> list[str]:
+    """What an export can hold: the source language and every target."""
+    return [SOURCE_LANGUAGE, *compilers.names()]
+
+
+def display_name(language: str) -> str:
+    """The language as people write it; each target declares its own."""
+    return "Python" if language == SOURCE_LANGUAGE else compilers.get(language).display_name
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -35,8 +39,8 @@ def parse_mix(text: str) -> dict[str, float]:
             value = float(weight) if sep else 1.0
         except ValueError:
             raise ValueError(f"bad --mix entry {part!r}: expected LANGUAGE=WEIGHT") from None
-        if value < 0 or name not in LANGUAGE_NAMES:
-            raise ValueError(f"bad --mix entry {part!r}: languages are {', '.join(LANGUAGE_NAMES)}")
+        if value < 0 or name not in languages():
+            raise ValueError(f"bad --mix entry {part!r}: languages are {', '.join(languages())}")
         mix[name] = value
     total = sum(mix.values())
     if total <= 0:
@@ -49,7 +53,7 @@ def instruction_rows(
 ) -> list[dict[str, str]]:
     """One function's instruction/response pairs: its Python, then each validated translation."""
     fn = tested.function
-    out = [_pair("python", fn.name, fn.docstring, fn.module_source, tested.id)]
+    out = [_pair(SOURCE_LANGUAGE, fn.name, fn.docstring, fn.module_source, tested.id)]
     for language in sorted(rows):
         out += [_pair(language, fn.name, fn.docstring, r["content"], tested.id) for r in rows[language]]
     return out
@@ -68,7 +72,7 @@ def mix_down(pool: pd.DataFrame, mix: Mapping[str, float], seed: int = 0) -> pd.
 
 
 def _pair(language: str, name: str, docstring: str, code: str, function_id: str) -> dict[str, str]:
-    pretty = LANGUAGE_NAMES[language]
+    pretty = display_name(language)
     instruction = f"Write a {pretty} function `{name}` that does the following.\n\n{docstring.strip()}"
     return {"instruction": instruction, "response": code, "language": language, "function_id": function_id}
 

@@ -2,8 +2,8 @@
 
 Identical programs (the same translation sampled twice) run once, and every outcome is cached in the
 work store, so changing the test compiler re-verifies cached candidates without new generation. A
-candidate is kept only under its language's pass rule (e.g. Racket needs exit 0 *and* the harness's
-closing mark, since rackunit exits 0 when a check fails).
+candidate is kept only under its language's pass rule (declared once, by the language's runtime) and
+with the harness's closing mark.
 """
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ from multiplt.funnel import Funnel
 from multiplt.records import Candidate, Outcome, Program, Translation
 from multiplt.store import WorkStore
 
-DEFAULT_TIMEOUT_S = {"julia": 30.0, "racket": 20.0, "r": 15.0}
-
 
 def stage_name(language: str) -> str:
     return f"verify/{language}"
 
 
 def timeout_for(language: str) -> float:
-    return DEFAULT_TIMEOUT_S.get(language, 10.0)
+    """The language's own default: a slow-starting runtime declares more time per program."""
+    return compilers.get(language).runtime.timeout_s
 
 
 def program_for(lang: Language, cand: Candidate, suite: CompiledSuite, timeout_s: float) -> Program:
-    return Program(lang.runtime, lang.program(cand.code, suite), timeout_s=timeout_s)
+    return Program(lang.runtime.name, lang.program(cand.code, suite), timeout_s=timeout_s)
 
 
 def judge(

@@ -19,8 +19,8 @@ _LAZY = {
     "ensure_engine": ("multiplt.sandboxes.host", "ensure_engine"),
     "setup": ("multiplt.sandboxes.host", "setup"),
     "image_name": ("multiplt.sandboxes.dockerfile", "image_name"),
-    "RUNTIMES": ("multiplt.sandboxes.runtimes", "RUNTIMES"),
-    "LANGUAGES": ("multiplt.sandboxes.runtimes", "LANGUAGES"),
+    "Runtime": ("multiplt.sandboxes.runtimes", "Runtime"),
+    "recipe_names": ("multiplt.sandboxes.dockerfile", "recipe_names"),
 }
 
 __all__ = list(_LAZY)

@@ -1,10 +1,10 @@
-"""`python -m multiplt.sandboxes build [--offline] [LANG...]` and `python -m multiplt.sandboxes setup`."""
+"""`python -m multiplt.sandboxes build [--offline] [RECIPE...]` and `python -m multiplt.sandboxes setup`."""
 
 from __future__ import annotations
 
 import sys
 
-from multiplt.sandboxes.runtimes import LANGUAGES
+from multiplt.sandboxes.dockerfile import recipe_names
 
 from multiplt.cli import Parser
 
@@ -17,19 +17,18 @@ def main(argv: list[str] | None = None) -> int:
         "--offline", action="store_true", help="debootstrap + chroot + docker import; no registry"
     )
     build.add_argument("--docker", action="store_true", help="force `docker build` from the Dockerfiles")
-    build.add_argument(
-        "languages", nargs="*", choices=[[], *LANGUAGES], metavar="LANG", help=", ".join(LANGUAGES)
-    )
+    names = recipe_names()
+    build.add_argument("recipes", nargs="*", choices=[[], *names], metavar="RECIPE", help=", ".join(names))
     setup = sub.add_parser("setup", help="start a Docker engine if none answers, then build every image")
     setup.add_argument("--offline", action="store_true")
-    sub.add_parser("images", help="print the image tag of each language")
+    sub.add_parser("images", help="print the image tag of each recipe")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             from multiplt.sandboxes.build import build_images
 
             offline = True if args.offline else (False if args.docker else None)
-            build_images(args.languages or None, offline=offline)
+            build_images(args.recipes or None, offline=offline)
         elif args.command == "setup":
             from multiplt.sandboxes.host import setup as run_setup
 
@@ -37,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from multiplt.sandboxes.dockerfile import image_name
 
-            for lang in LANGUAGES:
-                print(lang, image_name(lang))
+            for name in names:
+                print(name, image_name(name))
     except (RuntimeError, ValueError) as exc:
         print(f"multiplt.sandboxes: error: {exc}", file=sys.stderr)
         return 1

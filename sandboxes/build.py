@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from multiplt.sandboxes.dockerfile import LABEL, Recipe, package_dir, recipe
-from multiplt.sandboxes.runtimes import LANGUAGES, get
+from multiplt.sandboxes.dockerfile import LABEL, Recipe, image_name, package_dir, recipe, recipe_names
+from multiplt.sandboxes.runtimes import Runtime
 
 APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 CHROOT_ENV = {
@@ -212,16 +212,14 @@ def can_pull(base: str) -> bool:
     return done.returncode == 0
 
 
-def build_images(languages: Iterable[str] | None = None, offline: bool | None = None) -> None:
-    """Build the images that are missing (all six by default). offline=None picks by whether a pull works."""
-    langs = list(languages) if languages else list(LANGUAGES)
-    for lang in langs:
-        get(lang)
+def build_images(recipes: Iterable[str | Runtime] | None = None, offline: bool | None = None) -> None:
+    """Build the images that are missing (every recipe by default; `recipes` names them or gives the
+    runtimes that need them). offline=None picks by whether a pull works."""
+    wanted = [recipe(r) for r in (recipes if recipes else recipe_names())]
     todo = []
-    for lang in langs:
-        r = recipe(lang)
+    for r in wanted:
         if image_exists(r.image):
-            say(f"{lang}: {r.image} is up to date")
+            say(f"{r.language}: {r.image} is up to date")
         else:
             todo.append(r)
     if not todo:
@@ -266,3 +264,37 @@ def prune_old_tags(r: Recipe) -> None:
     old = [tag for tag in listed.stdout.split() if tag != r.image and tag.startswith(repo + ":")]
     if old and subprocess.run(["docker", "rmi", *old], capture_output=True).returncode == 0:
         say(f"{r.language}: removed older images {', '.join(old)}")
+
+
+def runtime_version(runtime: Runtime) -> str:
+    """The interpreter's own version line, read from its image once per image tag (kept on disk beside
+    the image cache), for the dataset's provenance. Trusted: it runs the image's interpreter with
+    `version_argv`, never a program."""
+    if not runtime.version_argv:
+        return ""
+    image = image_name(runtime)
+    path = cache_dir() / "versions" / (image.replace(":", "-").replace("/", "_") + ".txt")
+    if path.is_file():
+        return path.read_text()
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            runtime.version_argv[0],
+            image,
+            *runtime.version_argv[1:],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
+    version = lines[0].strip() if done.returncode == 0 and lines else ""
+    if version:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(version)
+    return version

@@ -16,9 +16,10 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from multiplt.sandboxes.runtimes import get
+from multiplt.sandboxes.runtimes import Runtime
 
 IMAGE_PREFIX = "multiplt-sandbox"
+SUFFIX = ".Dockerfile"
 LABEL = "multiplt"
 _SETTINGS = ("ENV", "USER", "WORKDIR", "CMD", "LABEL", "ENTRYPOINT")
 
@@ -105,11 +106,23 @@ def parse_dockerfile(text: str) -> list[Step]:
     return steps
 
 
-def recipe(language: str) -> Recipe:
-    path = package_dir() / "recipes" / get(language).recipe
-    return Recipe(language, path, tuple(parse_dockerfile(path.read_text())))
+def recipe_names() -> list[str]:
+    """Every recipe shipped in `recipes/`, by name (`lua.Dockerfile` is `lua`): the images this package
+    can build, whichever languages declared them."""
+    return sorted(p.name.removesuffix(SUFFIX) for p in (package_dir() / "recipes").glob(f"*{SUFFIX}"))
 
 
-def image_name(language: str) -> str:
-    """The tag Sandbox looks for: multiplt-sandbox-<language>:<recipe hash>."""
-    return recipe(language).image
+def recipe(which: str | Runtime) -> Recipe:
+    """A runtime's recipe, or one named as `lua` or `lua.Dockerfile`."""
+    file = which.recipe if isinstance(which, Runtime) else which
+    if not file.endswith(SUFFIX):
+        file += SUFFIX
+    path = package_dir() / "recipes" / file
+    if not path.is_file():
+        raise ValueError(f"no image recipe {file!r}; the recipes are {', '.join(recipe_names())}")
+    return Recipe(file.removesuffix(SUFFIX), path, tuple(parse_dockerfile(path.read_text())))
+
+
+def image_name(which: str | Runtime) -> str:
+    """The tag Sandbox looks for: multiplt-sandbox-<recipe name>:<recipe hash>."""
+    return recipe(which).image

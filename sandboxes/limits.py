@@ -15,7 +15,7 @@ from multiplt.records import Outcome, Program
 class SandboxLimits:
     """Per-run and per-container caps. The defaults fit test suites of small functions.
 
-    memory_mb=None takes the runtime's own default (Julia and Racket need more than Lua).
+    memory_mb=None takes the runtime's own default (a large interpreter declares more than a small one).
     `keep_bytes` is how much of stdout and of stderr comes back in the Outcome; `output_bytes` is how
     much a program may write in all before it is killed (an endless print is an error, not a pass).
     """

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
 from multiplt.sandboxes.passmark import Seal
 from multiplt.sandboxes.runner import execute
-from multiplt.sandboxes.runtimes import LANGUAGES, get
+from multiplt.sandboxes.runtimes import Runtime, by_name
 
 from multiplt.records import Outcome, Program
 
@@ -45,14 +45,14 @@ class LocalSandbox:
 
     def __init__(
         self,
-        languages: Iterable[str] | None = None,
+        runtimes: Iterable[Runtime],
         concurrency: int | None = None,
         limits: SandboxLimits | None = None,
         *,
         quiet: bool = False,
     ) -> None:
-        self.languages = list(languages) if languages else list(LANGUAGES)
-        self.runtimes = {lang: get(lang) for lang in self.languages}
+        self.runtimes = by_name(runtimes)
+        self.languages = list(self.runtimes)
         missing = [f"{r.name} ({r.argv[0]})" for r in self.runtimes.values() if not shutil.which(r.argv[0])]
         if missing:
             raise RuntimeError(f"LocalSandbox needs these interpreters on PATH: {', '.join(missing)}")

@@ -1,13 +1,13 @@
-"""One runtime per target language: how a program is stored, started and judged.
+"""What the sandbox needs to know about one runtime: how a program is stored, started and judged.
 
-The pass rule lives here, next to the command, because it is a fact about the toolchain rather than
-about the pipeline: rackunit prints failures to stderr and still exits 0, so a Racket run passes only
-with exit 0 *and* an empty stderr (MultiPL-T filtered on the exit code alone and kept wrong programs).
+The sandbox knows no language by name: whoever starts one hands it the `Runtime`s it will run. Each
+target language declares its own in its compiler module (`multiplt.compilers`), and the Python runtime
+of test generation is declared beside test generation; `multiplt.runtimes` is the registry of both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from multiplt.records import OutcomeStatus
@@ -16,18 +16,18 @@ PassRule = Callable[[int, str, str], bool]
 
 
 def exit_zero(exit_code: int, stdout: str, stderr: str) -> bool:
-    """Most test frameworks here (assert, luaunit, Test, stopifnot, OCaml asserts) exit non-zero on failure."""
+    """For toolchains whose failing test exits non-zero (the harnesses call exit 1 on a failed assert)."""
     return exit_code == 0
 
 
 def exit_zero_and_quiet_stderr(exit_code: int, stdout: str, stderr: str) -> bool:
-    """rackunit reports a failed check on stderr but the process still exits 0."""
+    """For toolchains whose test library reports a failed check on stderr and still exits 0."""
     return exit_code == 0 and not stderr.strip()
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """Everything the sandbox needs to know about one language's toolchain."""
+    """Everything the sandbox needs to know about one toolchain; declared once, by its language."""
 
     name: str
     filename: str
@@ -35,50 +35,37 @@ class Runtime:
     recipe: str
     """Dockerfile name under `recipes/`; the offline build reads the same file."""
     passes: PassRule = exit_zero
+    """The pass rule, the one place it is written: a fact about the toolchain, not the pipeline."""
     env: Mapping[str, str] = field(default_factory=dict)
     memory_mb: int = 512
-    """Container memory cap; Julia and Racket need more than the small interpreters."""
+    """Container memory cap: a runtime with a large start-up footprint declares more."""
+    timeout_s: float = 10.0
+    """Default wall time of one program: a slow-starting runtime declares more."""
+    version_argv: tuple[str, ...] = ()
+    """The command that prints the interpreter's version, for the dataset's provenance."""
     address_space_limit_ok: bool = True
     """False where the runtime reserves far more virtual memory than it uses (LocalSandbox then
     cannot cap memory with RLIMIT_AS; containers use the cgroup instead)."""
+
+    def __hash__(self) -> int:
+        # `env` is a mapping; a runtime is known by its name, file and command
+        return hash((self.name, self.filename, self.argv, self.recipe))
 
     def judge(self, exit_code: int, stdout: str, stderr: str) -> OutcomeStatus:
         """Status of a run that ended on its own (no timeout, no OOM, no cap hit)."""
         return "pass" if self.passes(exit_code, stdout, stderr) else "fail"
 
 
-RUNTIMES: dict[str, Runtime] = {
-    "python": Runtime(
-        "python", "main.py", ("python3", "main.py"), "python.Dockerfile", env={"PYTHONDONTWRITEBYTECODE": "1"}
-    ),
-    "lua": Runtime("lua", "main.lua", ("lua5.3", "main.lua"), "lua.Dockerfile"),
-    "ocaml": Runtime("ocaml", "main.ml", ("ocaml", "main.ml"), "ocaml.Dockerfile"),
-    "r": Runtime("r", "main.R", ("Rscript", "main.R"), "r.Dockerfile"),
-    "racket": Runtime(
-        "racket",
-        "main.rkt",
-        ("racket", "main.rkt"),
-        "racket.Dockerfile",
-        passes=exit_zero_and_quiet_stderr,
-        memory_mb=1024,
-        address_space_limit_ok=False,
-    ),
-    "julia": Runtime(
-        "julia",
-        "main.jl",
-        ("julia", "main.jl"),
-        "julia.Dockerfile",
-        memory_mb=1024,
-        address_space_limit_ok=False,
-    ),
-}
-
-LANGUAGES: tuple[str, ...] = tuple(RUNTIMES)
-
-
-def get(language: str) -> Runtime:
-    """The runtime for a language, with a one-line error that lists what exists."""
-    try:
-        return RUNTIMES[language]
-    except KeyError:
-        raise ValueError(f"unknown sandbox language {language!r}; known: {', '.join(LANGUAGES)}") from None
+def by_name(runtimes: Iterable[Runtime]) -> dict[str, Runtime]:
+    """The runtimes a sandbox was handed, by name; anything but `Runtime`s is a clear error, since the
+    sandbox cannot look a language up itself."""
+    items = list(runtimes)
+    if not items:
+        raise ValueError("a sandbox needs at least one Runtime")
+    bad: list[object] = [r for r in items if not isinstance(r, Runtime)]
+    if bad:
+        raise TypeError(
+            f"a sandbox is handed Runtime objects, not {bad[0]!r}: use multiplt.Sandbox(languages=[...]) "
+            "or multiplt.runtimes.get(name)"
+        )
+    return {r.name: r for r in items}

@@ -35,7 +35,7 @@ from multiplt.sandboxes.dockerfile import image_name, package_dir
 from multiplt.sandboxes.limits import SandboxLimits, make_job, to_outcome
 from multiplt.sandboxes.passmark import Seal
 from multiplt.sandboxes.runner import HEADER
-from multiplt.sandboxes.runtimes import LANGUAGES, Runtime, get
+from multiplt.sandboxes.runtimes import Runtime, by_name
 
 from multiplt.records import Outcome, Program
 
@@ -331,7 +331,7 @@ class Sandbox:
 
     def __init__(
         self,
-        languages: Iterable[str] | None = None,
+        runtimes: Iterable[Runtime],
         concurrency: int | None = None,
         limits: SandboxLimits | None = None,
         *,
@@ -341,8 +341,8 @@ class Sandbox:
     ) -> None:
         import docker
 
-        self.languages = list(languages) if languages else list(LANGUAGES)
-        self.runtimes = {lang: get(lang) for lang in self.languages}
+        self.runtimes = by_name(runtimes)
+        self.languages = list(self.runtimes)
         self.concurrency = concurrency or len(os.sched_getaffinity(0))
         self.limits = limits or SandboxLimits()
         self._client = client or docker.from_env(timeout=_START_TIMEOUT_S)
@@ -354,12 +354,12 @@ class Sandbox:
         self.transport = transport
         self.instance_id = uuid.uuid4().hex[:12]
         self._labels = {**_owner_labels(), f"{LABEL}.sandbox": self.instance_id}
-        self.images = {lang: image_name(lang) for lang in self.languages}
+        self.images = {name: image_name(r) for name, r in self.runtimes.items()}
         missing = [lang for lang, img in self.images.items() if not self._has_image(img)]
         if missing and build:
             from multiplt.sandboxes.build import build_images
 
-            build_images(missing)
+            build_images([self.runtimes[name].recipe for name in missing])
         elif missing:
             raise RuntimeError(
                 f"sandbox images missing for {', '.join(missing)}: run `python -m multiplt.sandboxes build`"

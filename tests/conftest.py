@@ -70,7 +70,7 @@ def need_module(name: str, install: str, *, optional: bool = False) -> ModuleTyp
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[object]:
     need_docker()
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
 
     with Sandbox(languages=ALL_LANGUAGES) as sb:
         yield sb

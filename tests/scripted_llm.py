@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from multiplt.llm import Completion, Sampling
 
 FUNCTIONS = ("count_vowels", "is_palindrome", "sum_of_squares", "digit_sum")
+MAIN_TARGETS = ("racket", "lua")  # the README main command's targets, used by the benchmarks too
 
 TESTS = {
     "count_vowels": '"hello") == 2\nassert count_vowels("AEIOU xyz") == 5\nassert count_vowels("") == 0\n'
@@ -146,6 +147,15 @@ JULIA = {
         "    n % 10\nend\n",  # wrong
     ],
 }
+
+
+TABLES = {"racket": RACKET, "lua": LUA, "ocaml": OCAML, "r": R, "julia": JULIA}
+
+
+def correct_completion(language: str, name: str) -> str:
+    """The first hand-written answer for `name` in `language`, which is a correct one (for benchmarks
+    that need a real, passing translation)."""
+    return TABLES[language][name][0]
 
 
 class ScriptedLLM:

@@ -45,7 +45,7 @@ def test_registry():
     assert compilers.names() == ["julia", "lua", "ocaml", "r", "racket"]
     for name in compilers.names():
         c = compilers.get(name)
-        assert c.name == name and c.runtime == name
+        assert c.name == name and c.runtime.name == name
         assert c.typed == (name in {"ocaml", "julia"})
         assert c.stop_sequences
     with pytest.raises(ValueError, match="julia, lua, ocaml, r, racket"):

@@ -100,7 +100,7 @@ def wrong_candidate_runs(lang: str, ps: list[Problem]) -> list[tuple[Problem, Pr
         kept = {src for src, _ in suite.dropped}
         expected = [parse_assert(a, p.entry_point).expected for a in p.asserts if a not in kept]
         should_pass = all(same(e, const) for e in expected)
-        runs.append((p, Program(c.runtime, c.program(code, suite), timeout_s=120), should_pass))
+        runs.append((p, Program(c.runtime.name, c.program(code, suite), timeout_s=120), should_pass))
     return runs
 
 

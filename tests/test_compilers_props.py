@@ -192,7 +192,7 @@ def identity_programs(
     programs = []
     for suite in (s_good, s_bad):
         if suite.n_asserts:
-            programs.append(Program(c.runtime, c.program(code, suite), timeout_s=120))
+            programs.append(Program(c.runtime.name, c.program(code, suite), timeout_s=120))
     return programs, stats
 
 

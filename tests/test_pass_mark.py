@@ -59,7 +59,7 @@ def test_printing_the_mark_does_not_pass(sandbox: object, language: str) -> None
         half = len(mark) // 2
         split = SPLIT[language].format(a=mark[:half], b=mark[half:])
         candidates[f"built {mark}"] = head + forging.replace("{text}", split)
-    programs = [Program(lang.runtime, lang.program(code, suite), 60) for code in candidates.values()]
+    programs = [Program(lang.runtime.name, lang.program(code, suite), 60) for code in candidates.values()]
     outcomes = sandbox.run(programs)  # type: ignore[attr-defined]
     verdicts = {name: lang.passed(o) for name, o in zip(candidates, outcomes, strict=True)}
     detail = {

@@ -40,7 +40,7 @@ def box() -> Iterator[object]:
     from conftest import need_docker
 
     need_docker(["python", "lua", "racket"])
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
 
     with Sandbox(languages=["python", "lua", "racket"], concurrency=1) as sb:
         yield sb

@@ -36,7 +36,7 @@ print('clean')
 def sb(require_docker):
     """A Sandbox of its own (one container), so every probe lands in the container the attack used."""
     require_docker(["python", "lua"])
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
 
     with Sandbox(languages=["python", "lua"], concurrency=1) as box:
         yield box
@@ -206,7 +206,8 @@ def test_a_broken_container_gives_crashed_and_is_replaced(sb):
 def test_no_container_is_left_behind(require_docker):
     require_docker(["lua"])
     import docker
-    from multiplt.sandboxes import Sandbox
+
+    from multiplt.runtimes import Sandbox
 
     client = docker.from_env()
     with Sandbox(languages=["lua"], concurrency=2) as box:
@@ -227,7 +228,7 @@ def test_stale_containers_of_a_dead_host_process_are_swept(require_docker):
     client = docker.from_env()
     # A host process that starts a sandbox and dies by SIGKILL, with no chance to clean up.
     script = (
-        "import os, signal\nfrom multiplt.sandboxes import Sandbox\n"
+        "import os, signal\nfrom multiplt.runtimes import Sandbox\n"
         "sb = Sandbox(languages=['lua'], concurrency=1)\nsb.start()\n"
         "print(sb.instance_id, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -253,7 +254,7 @@ def test_ctrl_c_removes_the_containers(require_docker):
     script = (
         # Ctrl-C as in a terminal, even if whatever started pytest ignores SIGINT in its children.
         "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "from multiplt.records import Program\nfrom multiplt.sandboxes import Sandbox\n"
+        "from multiplt.records import Program\nfrom multiplt.runtimes import Sandbox\n"
         "with Sandbox(languages=['python'], concurrency=2) as sb:\n"
         "    sb.start()\n    print(sb.instance_id, flush=True)\n"
         "    sb.run([Program('python', 'import time; time.sleep(60)', 120)] * 2)\n"
@@ -296,7 +297,7 @@ def test_file_size_signal_is_an_error(sb):
 
 def test_programs_do_not_see_the_hosts_environment(require_docker, monkeypatch):
     require_docker(["python"])
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
 
     monkeypatch.setenv("MULTIPLT_TEST_SECRET", "hunter2")
     code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
@@ -320,8 +321,9 @@ def test_a_container_that_fails_to_start_leaves_nothing(require_docker):
     require_docker(["lua"])
     import docker
     from multiplt.sandboxes.limits import SandboxLimits
-    from multiplt.sandboxes.runtimes import get
     from multiplt.sandboxes.sandbox import LABEL, _Container
+
+    from multiplt.runtimes import get
 
     client = docker.from_env()
     labels = {LABEL: "test", f"{LABEL}.sandbox": uuid.uuid4().hex[:12]}

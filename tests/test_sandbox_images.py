@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from multiplt.sandboxes import build as build_mod
 from multiplt.sandboxes.dockerfile import parse_dockerfile, recipe
-from multiplt.sandboxes.runtimes import LANGUAGES, RUNTIMES, get
+
+from multiplt.runtimes import get, names
 
 
 def test_every_language_has_a_recipe_with_a_debian_base():
-    suites = {lang: recipe(lang).suite for lang in LANGUAGES}
+    suites = {lang: recipe(get(lang)).suite for lang in names()}
     assert suites["julia"] == "bullseye"  # the only suite that packages Julia
-    assert {suites[lang] for lang in LANGUAGES if lang != "julia"} == {"bookworm"}
-    for lang in LANGUAGES:
-        r = recipe(lang)
+    assert {suites[lang] for lang in names() if lang != "julia"} == {"bookworm"}
+    for lang in names():
+        r = recipe(get(lang))
         assert any("--no-install-recommends" in run for run in r.runs)
         assert "USER 10001:10001" in r.settings
 
@@ -60,7 +61,7 @@ def test_pass_rules_live_with_the_language():
     assert get("racket").judge(0, "", "FAILURE\nname: check-equal?\n") == "fail"
     assert get("racket").judge(0, "", "") == "pass"
     assert get("python").judge(0, "", "DeprecationWarning: x") == "pass"
-    assert all(r.judge(1, "", "") == "fail" for r in RUNTIMES.values())
+    assert all(get(name).judge(1, "", "") == "fail" for name in names())
     with pytest.raises(ValueError, match="known"):
         get("cobol")
 
@@ -69,8 +70,9 @@ def test_recipes_ship_inside_the_package():
     import multiplt.sandboxes.dockerfile as d
 
     assert sorted(p.name for p in (Path(d.__file__).parent / "recipes").glob("*.Dockerfile")) == sorted(
-        f"{lang}.Dockerfile" for lang in LANGUAGES
+        get(lang).recipe for lang in names()
     )
+    assert d.recipe_names() == sorted(names())
 
 
 @pytest.mark.docker
@@ -100,6 +102,37 @@ def test_public_names():
 
     import multiplt
 
-    assert multiplt.Sandbox is sb.Sandbox
-    assert multiplt.LocalSandbox is sb.LocalSandbox
+    assert issubclass(multiplt.Sandbox, sb.Sandbox)
+    assert issubclass(multiplt.LocalSandbox, sb.LocalSandbox)
     assert callable(sb.build_images) and callable(sb.ensure_engine)
+
+
+def test_the_sandbox_package_knows_no_language_by_name():
+    """It is handed runtimes: names are the registry's business, and it never imports the compilers."""
+    import multiplt.sandboxes as sb
+
+    with pytest.raises(TypeError, match="Runtime objects"):
+        sb.LocalSandbox(["lua"], quiet=True)
+    import ast
+
+    root = Path(sb.__file__).parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            bad = [n for n in names if n.startswith(("multiplt.compilers", "multiplt.runtimes"))]
+            assert not bad, (path, bad)
+
+
+def test_each_language_declares_its_runtime_once():
+    from multiplt import compilers
+
+    for name in compilers.names():
+        lang = compilers.get(name)
+        assert lang.runtime.name == name and lang.display_name
+        assert get(name) is lang.runtime
+    assert get("python").name == "python"

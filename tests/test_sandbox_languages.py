@@ -99,7 +99,7 @@ def test_stdout_and_stderr_are_capped(sandbox):
 def test_attach_transport_for_remote_engines(require_docker):
     """Without a mountable host dir (remote engine) jobs go over the container's stdin/stdout."""
     require_docker(["lua"])
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
 
     with Sandbox(languages=["lua"], concurrency=1, transport="attach") as sb:
         outs = sb.run(

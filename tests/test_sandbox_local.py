@@ -7,10 +7,10 @@ import os
 import time
 
 import pytest
-from multiplt.sandboxes import LocalSandbox
 from multiplt.sandboxes.local import UnsafeSandboxWarning
 
 from multiplt.records import Program
+from multiplt.runtimes import LocalSandbox
 
 
 @pytest.fixture(scope="module")

@@ -256,9 +256,8 @@ def test_real_model_through_real_sandbox(tmp_path):
 
     need_module("llama_cpp", "pip install 'multiplt[cpu]'")
     need_docker(["python"])
-    from multiplt.sandboxes import Sandbox
-
     from multiplt.llm import get_llm
+    from multiplt.runtimes import Sandbox
 
     fns = [
         CLAMP,

@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from multiplt.sandboxes.runtimes import Runtime
+
 from multiplt import compilers
 from multiplt.records import Candidate, PyFunction, TestedFunction, Translation
+from multiplt.testgen.runtime import PYTHON
 from multiplt.translate import Job
 
 
@@ -22,7 +25,7 @@ class Needs:
     """What a stage needs: the model, sandbox runtimes, or only the driver's CPU."""
 
     model: bool = False
-    runtimes: tuple[str, ...] = ()
+    runtimes: tuple[Runtime, ...] = ()
 
     def __or__(self, other: Needs) -> Needs:
         return Needs(self.model or other.model, tuple(dict.fromkeys((*self.runtimes, *other.runtimes))))
@@ -40,7 +43,7 @@ def pipeline(targets: Sequence[str]) -> list[Stage]:
     """Every stage of a build for `targets`, in the order a function meets them."""
     stages = [
         Stage("sources", str, PyFunction, Needs()),
-        Stage("testgen", PyFunction, TestedFunction, Needs(model=True, runtimes=("python",))),
+        Stage("testgen", PyFunction, TestedFunction, Needs(model=True, runtimes=(PYTHON,))),
     ]
     for target in targets:
         runtime = compilers.get(target).runtime

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from multiplt.engines import backend, close_quietly
-    from multiplt.sandboxes import Sandbox
+    from multiplt.runtimes import Sandbox
     from multiplt.sources import SourceConfig, SourceError, load_functions
 
     make_folder(args.out, "--out")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from multiplt.records import Program, PyFunction
 from multiplt.sandboxes.passmark import PLACEHOLDER, defuse
 from multiplt.testgen.observed import CallRecord, describe
+from multiplt.testgen.runtime import PYTHON
 
 MARKER = PLACEHOLDER
 
@@ -140,7 +141,7 @@ def harness_program(fn: PyFunction, assertion: str, line_range: tuple[int, int],
     }
     # one pass: a slot's name inside an inserted text (the function's source) is never filled in
     code = re.sub("|".join(values), lambda m: values[m.group(0)], _TEMPLATE)
-    return Program("python", code.lstrip(), timeout_s)
+    return Program(PYTHON.name, code.lstrip(), timeout_s)
 
 
 @dataclass(frozen=True)
