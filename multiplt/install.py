@@ -2,7 +2,8 @@
 
 It installs and starts only what is missing and says what it does: the Docker engine (only when no
 engine answers, and only as root), the sandbox images (offline build when no base image can be
-pulled), and the embedded model files. On a machine that already has all of it, it does nothing.
+pulled), and the embedded model files, checked by one tiny generation (llama.cpp is rebuilt portably
+where the build for this CPU crashes). On a machine that already has all of it, it does nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-models", action="store_true", help="skip the model files")
     args = ap.parse_args(argv)
 
+    from multiplt.llm.llamacpp_build import ensure_runs
     from multiplt.llm.models import ensure_model
     from multiplt.sandboxes import build_images
     from multiplt.sandboxes.host import ensure_engine
@@ -46,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             ensure_engine()
             build_images(offline=args.offline)
         if not args.no_models:
+            paths = []
             for name in MODELS_FOR[args.purpose]:
-                path = ensure_model(name)
-                print(f"[multiplt] model {name}: {path}", file=sys.stderr)
+                paths.append(ensure_model(name))
+                print(f"[multiplt] model {name}: {paths[-1]}", file=sys.stderr)
+            ensure_runs(paths[-1])  # the model a build uses: the one a crash would hit
     except (RuntimeError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
