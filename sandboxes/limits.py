@@ -34,10 +34,11 @@ class SandboxLimits:
 
 
 def make_job(
-    program: Program, runtime: Runtime, limits: SandboxLimits, job_id: int, seal: Seal
+    program: Program, runtime: Runtime, limits: SandboxLimits, job_id: int, seal: Seal, warm: bool = False
 ) -> dict[str, object]:
-    """The message the runner gets for one program, carrying this run's pass mark (`seal`)."""
-    return {
+    """The message the runner gets for one program, carrying this run's pass mark (`seal`); with
+    `warm`, the runtime's evaluator to run it in (where it has one)."""
+    job: dict[str, object] = {
         "id": job_id,
         "filename": runtime.filename,
         "argv": list(runtime.argv),
@@ -49,6 +50,9 @@ def make_job(
         "fsize": limits.file_bytes,
         "nofile": limits.open_files,
     }
+    if warm and runtime.warm_argv:
+        job["warm"] = {"argv": list(runtime.warm_argv)}
+    return job
 
 
 def to_outcome(runtime: Runtime, result: dict[str, object], seal: Seal) -> Outcome:

@@ -114,8 +114,8 @@ def _limits(job: dict) -> list[tuple[int, int]]:
     return out
 
 
-def _child(job: dict, workdir: str, out_w: int, err_w: int) -> None:
-    """In the forked child: never returns."""
+def _child(job: dict, workdir: str, out_w: int, err_w: int, keep_fds: tuple = ()) -> None:
+    """In the forked child: never returns. `keep_fds` stay open (a warm evaluator's command pipes)."""
     try:
         for sig in RESET_SIGNALS:  # the runner ignores these; the program must get the defaults back
             signal.signal(sig, signal.SIG_DFL)
@@ -124,7 +124,11 @@ def _child(job: dict, workdir: str, out_w: int, err_w: int) -> None:
         os.dup2(null, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, 65536)
+        low = 3
+        for fd in sorted(keep_fds):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 65536)
         for which, value in _limits(job):
             soft_hard = (value, value) if which != resource.RLIMIT_CPU else (value, value + 1)
             resource.setrlimit(which, soft_hard)
@@ -154,14 +158,23 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _kill_everything_else() -> None:
-    """As PID 1 of the container: kill every other process until none is left, reaping as we go."""
+def _kill_everything_else(keep: tuple[int, ...] = ()) -> None:
+    """As PID 1 of the container: kill every other process until none is left, reaping as we go.
+    `keep` (a warm evaluator) is spared; everything else, a program's escaped children included, dies."""
     me = os.getpid()
     for _ in range(1000):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
+        if keep:
+            for p in os.listdir("/proc"):
+                if p.isdigit() and int(p) != me and int(p) not in keep:
+                    try:
+                        os.kill(int(p), signal.SIGKILL)
+                    except OSError:
+                        pass
+        else:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
         while True:
             try:
                 pid, _status = os.waitpid(-1, os.WNOHANG)
@@ -169,40 +182,30 @@ def _kill_everything_else() -> None:
                 break
             if pid == 0:
                 break
-        alive = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+        alive = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me and int(p) not in keep]
         if not alive:
             return
         time.sleep(0.001)
 
 
-def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
-    """Run one program and report raw facts; the host applies the language's pass rule."""
+def _prepare_workdir(job: dict, scratch: str) -> str:
     workdir = os.path.join(scratch, "run")
     _force_remove(workdir)
     os.mkdir(workdir, 0o700)
     with open(os.path.join(workdir, job["filename"]), "w", encoding="utf-8") as f:
         f.write(job["code"])
-    keep = int(job.get("keep", 8192))
-    limit = int(job.get("output_limit", 1 << 20))
-    timeout = float(job["timeout"])
-    ooms_before = oom_kills() if contained else -1
+    return workdir
 
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(out_r)
-        os.close(err_r)
-        _child(job, workdir, out_w, err_w)
-    os.close(out_w)
-    os.close(err_w)
 
-    buffers = {out_r: bytearray(), err_r: bytearray()}
+def _collect(pid: int, fds: list, deadline: float, keep: int, limit: int, shared: bool) -> dict:
+    """Read the program's stdout and stderr until it ends, times out or writes too much.
+
+    With `shared` pipes (a warm evaluator's, which outlive the program) no end of file ever comes: the
+    program is over when it has been reaped and the pipes hold nothing more."""
+    buffers = {fd: bytearray() for fd in fds}
     total = 0
     timed_out = output_exceeded = False
     status = None
-    deadline = start + timeout
     poller = select.poll()
     for fd in buffers:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -232,7 +235,7 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
             wait_ms = 0
         else:
             wait_ms = max(0, int((deadline - now) * 1000)) + 1
-            if pidfd < 0:
+            if pidfd < 0 or shared:
                 wait_ms = min(wait_ms, 10)
         events = poller.poll(wait_ms)
         if not events and status is not None:
@@ -245,6 +248,8 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
                 continue
             try:
                 chunk = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError:
                 chunk = b""
             if not chunk:
@@ -261,35 +266,270 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
                 break
         if output_exceeded:
             break
-    seconds = time.monotonic() - start
     _kill_group(pid)
     if status is None:
         _, status = os.waitpid(pid, 0)
-    if contained:
-        _kill_everything_else()
     if pidfd >= 0:
         os.close(pidfd)
-    for fd in buffers:
-        os.close(fd)
-    oom = contained and ooms_before >= 0 and oom_kills() > ooms_before
+    return {"status": status, "timeout": timed_out, "output_exceeded": output_exceeded, "buffers": buffers}
+
+
+def _report(job: dict, got: dict, out_fd: int, err_fd: int, seconds: float, oom: bool) -> dict:
+    status = got["status"]
+    exit_code = (
+        os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else _exit_code(status)
+    )
+    err = got["buffers"][err_fd]
+    return {
+        "id": job.get("id"),
+        "exit": exit_code,
+        "timeout": got["timeout"],
+        "oom": oom,
+        "output_exceeded": got["output_exceeded"],
+        "start_failed": exit_code == 127 and b"multiplt-runner: cannot start" in err,
+        "stdout": got["buffers"][out_fd].decode("utf-8", "replace"),
+        "stderr": err.decode("utf-8", "replace"),
+        "seconds": seconds,
+    }
+
+
+def _clean_up(workdir: str, contained: bool, keep: tuple[int, ...] = ()) -> None:
+    if contained:
+        _kill_everything_else(keep)
     _force_remove(workdir)
     if contained:
         for name in os.listdir("/tmp"):
             _force_remove(os.path.join("/tmp", name))
-    exit_code = (
-        os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else _exit_code(status)
-    )
-    return {
-        "id": job.get("id"),
-        "exit": exit_code,
-        "timeout": timed_out,
-        "oom": oom,
-        "output_exceeded": output_exceeded,
-        "start_failed": exit_code == 127 and b"multiplt-runner: cannot start" in buffers[err_r],
-        "stdout": buffers[out_r].decode("utf-8", "replace"),
-        "stderr": buffers[err_r].decode("utf-8", "replace"),
-        "seconds": seconds,
+
+
+def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
+    """Run one program and report raw facts; the host applies the language's pass rule.
+
+    A job that names a warm evaluator (`warm`) runs in a fork of that evaluator when the runner is
+    PID 1 of a container (orphans are reparented to it, so it reaps the fork itself); anything that
+    keeps the evaluator from serving falls back to a cold start of the same program."""
+    if job.get("warm") and contained:
+        try:
+            return _execute_warm(job, scratch)
+        except WarmUnavailable as exc:
+            result = _execute_cold(job, scratch, contained)
+            result["warm_fallback"] = str(exc)
+            return result
+    return _execute_cold(job, scratch, contained)
+
+
+def _execute_cold(job: dict, scratch: str, contained: bool) -> dict:
+    workdir = _prepare_workdir(job, scratch)
+    ooms_before = oom_kills() if contained else -1
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        _child(job, workdir, out_w, err_w)
+    os.close(out_w)
+    os.close(err_w)
+    keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
+    got = _collect(pid, [out_r, err_r], start + float(job["timeout"]), keep, limit, shared=False)
+    seconds = time.monotonic() - start
+    if contained:
+        _kill_everything_else()
+    os.close(out_r)
+    os.close(err_r)
+    oom = contained and ooms_before >= 0 and oom_kills() > ooms_before
+    _clean_up(workdir, contained)
+    return _report(job, got, out_r, err_r, seconds, oom)
+
+
+class WarmUnavailable(Exception):
+    """The warm evaluator could not take this program (it would not start, or broke while starting it)."""
+
+
+class Evaluator:
+    """A warmed interpreter that forks once per program (a fork server), speaking lines over two pipes.
+
+    The runner writes one JSON line per program (its directory, file, environment and limits); the
+    evaluator forks a child that forks the program's process and exits at once, so the program is
+    orphaned to the runner (PID 1), which reaps it and reads its output as it would a cold run's. The
+    child reports the program's pid in a line `PID <n>`. The evaluator's stdout and stderr are pipes
+    the runner reads for every program, and the evaluator itself never writes to them."""
+
+    def __init__(self, spec: dict, job: dict, scratch: str) -> None:
+        self.key = json.dumps(spec, sort_keys=True)
+        self.served = 0
+        home = os.path.join(scratch, "warm")
+        _force_remove(home)
+        os.mkdir(home, 0o700)
+        cmd_r, self.cmd_w = os.pipe()
+        self.ans_r, ans_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.err_r, err_w = os.pipe()
+        for fd in (self.ans_r, self.out_r, self.err_r):
+            os.set_blocking(fd, False)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.dup2(cmd_r, 3)
+                os.dup2(ans_w, 4)
+                os.set_inheritable(3, True)
+                os.set_inheritable(4, True)
+                # no CPU cap of one program on the evaluator's whole life: each fork sets its own
+                boot = dict(job, argv=list(spec["argv"]), timeout=float(spec.get("cpu_s", 86400)))
+                boot["env"] = {**(job.get("env") or {}), **spec.get("env", {})}
+                _child(boot, home, out_w, err_w, keep_fds=(3, 4))
+            finally:
+                os._exit(127)
+        self.pid = pid
+        for fd in (cmd_r, ans_w, out_w, err_w):
+            os.close(fd)
+        line = self._answer(float(spec.get("start_timeout", 120)))
+        if line != "READY":
+            self.close()
+            raise WarmUnavailable(f"the evaluator did not start ({line or 'no answer'})")
+
+    def alive(self) -> bool:
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
+
+    def _answer(self, timeout: float) -> str:
+        """One line from the evaluator, or "" if it says nothing in time (or died)."""
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.alive():
+                return ""
+            ready, _, _ = select.select([self.ans_r], [], [], min(left, 0.05))
+            if ready:
+                try:
+                    chunk = os.read(self.ans_r, 1)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    return ""
+                buf += chunk
+        return buf.decode("utf-8", "replace").strip()
+
+    def drain(self) -> None:
+        """Throw away anything left in the pipes: output of a program's leftovers, or a forged answer."""
+        for fd in (self.ans_r, self.out_r, self.err_r):
+            while True:
+                try:
+                    if not os.read(fd, 65536):
+                        break
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+
+    def spawn(self, request: dict) -> int:
+        """The pid of the program's process, once it is the runner's own child."""
+        self.drain()
+        body = (json.dumps(request) + "\n").encode("utf-8")
+        try:
+            while body:
+                body = body[os.write(self.cmd_w, body) :]
+        except OSError as exc:
+            raise WarmUnavailable(f"the evaluator is gone ({exc})") from exc
+        line = self._answer(30.0)
+        if not line.startswith("PID "):
+            raise WarmUnavailable(f"the evaluator did not fork ({line or 'no answer'})")
+        try:
+            child = int(line[4:])
+        except ValueError as exc:
+            raise WarmUnavailable(f"bad answer from the evaluator: {line!r}") from exc
+        me = os.getpid()
+        deadline = time.monotonic() + 10.0
+        while _parent_of(child) != me:  # reparented once the evaluator's intermediate fork exits
+            if time.monotonic() > deadline or _parent_of(child) is None:
+                raise WarmUnavailable(f"process {child} never became the runner's")
+            time.sleep(0.0005)
+        self.served += 1
+        return child
+
+    def close(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        for fd in (self.cmd_w, self.ans_r, self.out_r, self.err_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat_line = f.read()
+    except OSError:
+        return None
+    return int(stat_line.rsplit(")", 1)[1].split()[1])
+
+
+_EVALUATOR: list = []  # the container's one warm evaluator (a container serves one runtime)
+
+
+def _evaluator(job: dict, scratch: str) -> Evaluator:
+    spec = job["warm"]
+    key = json.dumps(spec, sort_keys=True)
+    if _EVALUATOR:
+        ev = _EVALUATOR[0]
+        recycle = int(spec.get("recycle_every", 0))
+        if ev.key == key and ev.alive() and not (recycle and ev.served >= recycle):
+            return ev
+        ev.close()
+        _EVALUATOR.clear()
+    ev = Evaluator(spec, job, scratch)
+    _EVALUATOR.append(ev)
+    return ev
+
+
+def _execute_warm(job: dict, scratch: str) -> dict:
+    ev = _evaluator(job, scratch)
+    workdir = _prepare_workdir(job, scratch)
+    ooms_before = oom_kills()
+    request = {
+        "dir": workdir,
+        "file": job["filename"],
+        "env": {**(job.get("env") or {}), "HOME": workdir},
+        "limits": [[w, v] for w, v in _limits(job)],
     }
+    start = time.monotonic()
+    try:
+        pid = ev.spawn(request)
+    except WarmUnavailable:
+        ev.close()
+        _EVALUATOR.clear()
+        _clean_up(workdir, True)
+        raise
+    keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
+    got = _collect(pid, [ev.out_r, ev.err_r], start + float(job["timeout"]), keep, limit, shared=True)
+    seconds = time.monotonic() - start
+    _kill_everything_else(keep=(ev.pid,))
+    try:
+        os.kill(ev.pid, signal.SIGCONT)  # a program may have stopped it (SIGSTOP): it serves on
+    except OSError:
+        pass
+    ev.drain()
+    oom = ooms_before >= 0 and oom_kills() > ooms_before
+    if oom or not ev.alive():  # an OOM may have hit the evaluator: start a fresh one next time
+        ev.close()
+        _EVALUATOR.clear()
+    _clean_up(workdir, True, keep=(ev.pid,))
+    result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
+    result["warm"] = True
+    return result
 
 
 def _exit_code(status: int) -> int:

@@ -43,6 +43,9 @@ class Runtime:
     """Default wall time of one program: a slow-starting runtime declares more."""
     version_argv: tuple[str, ...] = ()
     """The command that prints the interpreter's version, for the dataset's provenance."""
+    warm_argv: tuple[str, ...] = ()
+    """How to start the runtime's warm evaluator (a fork server speaking the runner's line protocol,
+    see `runner.Evaluator`); empty where the runtime has none and every program starts cold."""
     address_space_limit_ok: bool = True
     """False where the runtime reserves far more virtual memory than it uses (LocalSandbox then
     cannot cap memory with RLIMIT_AS; containers use the cgroup instead)."""

@@ -338,8 +338,15 @@ class Sandbox:
         build: bool = False,
         client: Any = None,
         transport: str = "auto",
+        mode: str = "warm",
     ) -> None:
         import docker
+
+        if mode not in ("warm", "cold"):
+            raise ValueError(f"mode must be 'warm' or 'cold', not {mode!r}")
+        self.mode = mode
+        """warm: a runtime that declares an evaluator runs each program in a fork of it; cold: every
+        program starts its interpreter (the reference the warm verdicts are tested against)."""
 
         self.runtimes = by_name(runtimes)
         self.languages = list(self.runtimes)
@@ -373,6 +380,9 @@ class Sandbox:
         self._closed = False
         self.replaced = 0
         """How many containers broke and were replaced (a health signal for long builds)."""
+        self.warm_runs = 0
+        self.warm_fallbacks: list[str] = []
+        """Programs that asked for the warm evaluator and ran cold instead, with why (a health signal)."""
         self._finalizer = weakref.finalize(self, Sandbox._close_all, self._live, self._lock)
         atexit.register(self._finalizer)
 
@@ -462,7 +472,7 @@ class Sandbox:
                 "crashed", None, "", f"could not start a container: {exc}", time.monotonic() - started
             )
         seal = Seal.new()
-        job = make_job(program, runtime, self.limits, self._job_id(), seal)
+        job = make_job(program, runtime, self.limits, self._job_id(), seal, warm=self.mode == "warm")
         try:
             result = c.execute(job)
         except ContainerBroken as exc:
@@ -476,6 +486,10 @@ class Sandbox:
             self._discard(c)
             raise
         self._release(c)
+        if result.get("warm"):
+            self.warm_runs += 1
+        if result.get("warm_fallback"):
+            self.warm_fallbacks.append(str(result["warm_fallback"]))
         return to_outcome(runtime, result, seal)
 
     def close(self) -> None:

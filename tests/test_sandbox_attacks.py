@@ -19,11 +19,19 @@ from multiplt.records import Program
 
 pytestmark = pytest.mark.docker
 
-# Lists the container's processes other than the runner (PID 1) and the probe itself.
+# Lists the container's processes other than the runner (PID 1), the probe itself and, in warm mode,
+# the Python runtime's warm evaluator (which serves the probe too).
 PROBE = """
 import os
 me = os.getpid()
-others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, me)]
+
+def evaluator(p):
+    try:
+        return b'warm Python evaluator' in open(f'/proc/{p}/cmdline', 'rb').read()
+    except OSError:
+        return False
+
+others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, me) and not evaluator(p)]
 leftovers = [n for n in os.listdir('.') if n != 'main.py'] + os.listdir('/tmp')
 assert not others, f"processes left behind: {others}"
 assert not leftovers, f"files left behind: {leftovers}"
@@ -32,13 +40,14 @@ print('clean')
 """
 
 
-@pytest.fixture(scope="module")
-def sb(require_docker):
-    """A Sandbox of its own (one container), so every probe lands in the container the attack used."""
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def sb(require_docker, request):
+    """A Sandbox of its own (one container), so every probe lands in the container the attack used;
+    every attack runs against a cold runner and against a warm evaluator."""
     require_docker(["python", "lua"])
     from multiplt.runtimes import Sandbox
 
-    with Sandbox(languages=["python", "lua"], concurrency=1) as box:
+    with Sandbox(languages=["python", "lua"], concurrency=1, mode=request.param) as box:
         yield box
 
 
