@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from multiplt import provenance
 from multiplt.cli import make_folder
 from multiplt.config import BuildConfig
 from multiplt.dataset import CardInfo, write_card
@@ -235,6 +236,15 @@ def _run(
             mixed=mix is not None,
             python_body=config.python_body,
         )
+        # Once per build, before any row: every row carries its language's part of it.
+        ctx.provenance = provenance.collect(
+            config.targets,
+            llm if llm is not None else executor.llm,
+            sandbox=provenance.sandbox_kind(
+                sandbox if sandbox is not None else executor.runner, config.sandbox
+            ),
+            sampling=provenance.sampling_settings(ctx.testgen, ctx.translate, ctx.policy),
+        )
         batch = int(getattr(executor.llm, "batch_hint", 0) or 16)
         options = SchedulerOptions(
             in_flight=config.in_flight or max(32, 4 * batch * executor.model_slots),
@@ -251,6 +261,7 @@ def _run(
             source=str(config.source),
             source_license=config.source_license or CardInfo.source_license,
             settings=_settings(config, executor.model_id),
+            provenance=ctx.provenance,
         )
 
         def rewrite_card(finished: bool) -> None:

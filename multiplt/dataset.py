@@ -17,6 +17,8 @@ from typing import Any
 from multiplt import compilers
 from multiplt.causes import causes_table
 from multiplt.funnel import Funnel
+from multiplt.provenance import FILE as PROVENANCE_FILE
+from multiplt.provenance import Provenance
 from multiplt.records import TestedFunction, Translation
 from multiplt.shards import DATA_DIR, shard_files
 
@@ -46,7 +48,10 @@ def language_rows(
     tested: Mapping[str, TestedFunction],
     samples_per_function: int,
     passing_per_function: Mapping[str, int],
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """The rows of one config; `provenance` (`Provenance.row(language)`) goes into each row as is, so a
+    row keeps saying what made it after it leaves the folder and its card."""
     rows = []
     for t in translations:
         fn = tested[t.function_id]
@@ -69,6 +74,7 @@ def language_rows(
                 "passing_candidates": k,
                 "pass_rate": (k / n) if n else 0.0,
                 "origin": fn.function.origin,
+                **({"provenance": dict(provenance)} if provenance is not None else {}),
             }
         )
     return rows
@@ -92,6 +98,8 @@ class CardInfo:
     """How many sandbox runs of this build crashed and were retried (`CrashCount.line`)."""
     sandbox_warning: str = ""
     """Set when crashes were more than a build should see: the card says so, as stderr did."""
+    provenance: Provenance | None = None
+    """What made the rows (versions, hashes, sampling): the card's Provenance section and `provenance.json`."""
 
 
 def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInfo) -> None:
@@ -101,6 +109,11 @@ def write_card(out: Path, rows: Mapping[str, int], funnel: Funnel, info: CardInf
     entry in `configs:` (`datasets` cannot read a config without files); the card still lists it."""
     plot_funnel(funnel, out / "funnel.png")
     _write_text(out / "funnel.json", json.dumps(funnel.to_dict(), indent=2) + "\n")
+    if info.provenance is not None:
+        _write_text(
+            out / PROVENANCE_FILE,
+            json.dumps(info.provenance.to_dict(), indent=2, sort_keys=True, default=str) + "\n",
+        )
     files = {name: [f.relative_to(out).as_posix() for f in shard_files(out, name)] for name in rows}
     _write_text(out / "README.md", card(rows, funnel, info, files))
 
@@ -200,6 +213,7 @@ samples the policy allowed, kept = samples drawn).
 {settings}
 ```
 
+{_provenance_section(info)}
 ## Source and licence
 
 Source: `{info.source}`. Licence of the source code: {info.source_license}. The translations are
@@ -211,6 +225,15 @@ derived from it: publish them under terms compatible with it.
 {CITATION}
 ```
 """
+
+
+def _provenance_section(info: CardInfo) -> str:
+    """A published dataset must say what made it, in the card a reader sees first."""
+    if info.provenance is None:
+        return ""
+    return f"""## Provenance
+
+{info.provenance.markdown()}"""
 
 
 def _errors_section(info: CardInfo) -> str:

@@ -10,8 +10,10 @@ some targets can express, for the per-target coverage bar.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from multiplt.llm import Completion, Sampling
 
@@ -166,6 +168,16 @@ class ScriptedLLM:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
         self.calls = 0
+
+    def provenance(self) -> dict[str, str]:
+        """A scripted model's weights are its answer tables, so the hash of this file pins them, as a
+        model file's sha256 pins a real model."""
+        return {
+            "backend": "scripted",
+            "model_id": self.model_id,
+            "file": Path(__file__).name,
+            "sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        }
 
     def _answers(self, prompt: str) -> list[str]:
         last = prompt.rstrip().splitlines()[-1]

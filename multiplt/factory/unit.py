@@ -21,6 +21,7 @@ from multiplt.exports import instruction_rows, parallel_row
 from multiplt.factory.requests import Owner, Request
 from multiplt.factory.translation import Policy, TranslateWork
 from multiplt.funnel import Funnel
+from multiplt.provenance import Provenance
 from multiplt.records import PyFunction, TestedFunction
 from multiplt.shards import ShardWriter
 from multiplt.testgen.config import TestgenConfig, TestgenReport
@@ -62,6 +63,8 @@ class BuildContext:
     """The first `MAX_ERRORS` worker errors, `name (origin): Type: message`, for stderr and the card."""
     error_count: int = 0
     python_body: bool = True
+    provenance: Provenance | None = None
+    """What made this build's rows; each row carries its language's part (none when left out)."""
 
 
 class FunctionUnit(Owner):
@@ -159,12 +162,18 @@ class FunctionUnit(Owner):
                 {tested.id: work.job.tested},
                 work.drawn,
                 {tested.id: len(work.passing)},
+                ctx.provenance.row(language) if ctx.provenance is not None else None,
             )
         if lost:
             ctx.funnel.merge(funnel)
             return
         pairs = instruction_rows(tested, rows)
         row = parallel_row(tested, rows, ctx.targets)
+        if ctx.provenance is not None:
+            # A pair or a parallel row was made by the same tools as the rows it was built from.
+            pairs = [{**p, "provenance": ctx.provenance.row(p["language"])} for p in pairs]
+            if row is not None:
+                row["provenance"] = ctx.provenance.parallel_row(ctx.targets)
         ctx.funnel.merge(funnel)
         for language, language_rows_ in rows.items():
             ctx.writer.add(language, tested.id, language_rows_)

@@ -130,6 +130,12 @@ class Engine:
     def close(self) -> None:
         """Free what the backend holds (model weights, a GPU); safe to call twice."""
 
+    def provenance(self) -> dict[str, Any]:
+        """What made this backend's samples, for the dataset card and rows: its model id and the
+        options of its cache identity (those that change a sample). A backend that knows more about
+        its weights (a file hash, a Hub commit) says so in its own."""
+        return {"backend": type(self).__name__, "model_id": self.model_id, **identity_options(self.cache_id)}
+
     def __enter__(self) -> Engine:
         return self
 
@@ -144,6 +150,18 @@ def identity(model_id: str, options: Mapping[str, Any]) -> str:
     existing caches."""
     kept = {k: v for k, v in options.items() if v is not None}
     return f"{model_id} {json.dumps(kept, sort_keys=True, default=str)}" if kept else model_id
+
+
+def identity_options(ident: str) -> dict[str, Any]:
+    """The options an `identity` holds (`{}` for a bare model id), read back for provenance."""
+    _, sep, rest = ident.partition(" {")
+    if not sep:
+        return {}
+    try:
+        options = json.loads("{" + rest)
+    except ValueError:
+        return {}
+    return options if isinstance(options, dict) else {}
 
 
 def cache_id(llm: LLM) -> str:

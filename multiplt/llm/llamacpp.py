@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
 from multiplt.llm.models import DEFAULT_MODEL, ensure_model, model_sha256
@@ -357,6 +358,18 @@ class LlamaCppLLM(Engine):
         for row in results:
             out.append([c if c is not None else Completion("", 0, "error") for c in row])
         return out
+
+    def provenance(self) -> dict[str, Any]:
+        """The model file by name and sha256 (the same hash its cache identity holds: the file, not
+        its name, decides the samples), and the options that change a sample."""
+        return {
+            "backend": "llamacpp",
+            "model_id": self.model_id,
+            "file": self.path.name,
+            "sha256": model_sha256(self.path),
+            "n_ctx": self.n_ctx,
+            "top_k": self.top_k,
+        }
 
     def close(self) -> None:
         """Free the model; a generation still running in another thread stops at its next step first.

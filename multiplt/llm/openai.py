@@ -150,6 +150,16 @@ class OpenAILLM(Engine):
             out.append(Completion(text, share, c.get("finish_reason") or "", prompt_tokens))
         return out
 
+    def provenance(self) -> dict[str, Any]:
+        """The model name and the server: all a client can know of a served model (the server may
+        swap its weights under the same name, so no hash is claimed)."""
+        return {
+            "backend": "openai",
+            "model_id": self.model_id,
+            "model": self.model,
+            "base_url": self.base_url,
+        }
+
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         step = self.max_n or sampling.n
         jobs = [

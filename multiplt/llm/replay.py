@@ -7,8 +7,17 @@ only ever asked for what the store lacks; it answers that with a clear miss inst
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from multiplt.llm.base import MISSES_COUNTER, Completion, Engine, ReplayMiss, Sampling, stored_models
+from multiplt.llm.base import (
+    MISSES_COUNTER,
+    Completion,
+    Engine,
+    ReplayMiss,
+    Sampling,
+    identity_options,
+    stored_models,
+)
 from multiplt.store import WorkStore
 
 
@@ -44,6 +53,16 @@ class ReplayLLM(Engine):
         self.model_id = known.get(self.cache_id, self.cache_id)
         self.on_miss = on_miss
         self.misses = 0
+
+    def provenance(self) -> dict[str, Any]:
+        """The backend this replay stands in for, as its cache identity names it (a llama.cpp file's
+        sha256, a vLLM revision): the samples are that backend's, so the rows' provenance is too."""
+        return {
+            "backend": "replay",
+            "model_id": self.model_id,
+            "replays": self.cache_id,
+            **identity_options(self.cache_id),
+        }
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         missing = len(prompts) * sampling.n

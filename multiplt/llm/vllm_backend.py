@@ -11,7 +11,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
+from multiplt.llm.base import (
+    PROMPT_TOO_LONG,
+    Completion,
+    Engine,
+    LLMError,
+    Sampling,
+    identity,
+    identity_options,
+)
 
 KEYED = (
     "dtype",
@@ -105,6 +113,17 @@ class VLLMBackend(Engine):
             )
         return out
 
+    def provenance(self) -> dict[str, Any]:
+        """The model, the keyed options as the engine resolved them, and the Hub commit the weights
+        were read from: a revision left unset (or a branch name) follows the Hub, and only the commit
+        says which files a published dataset came from."""
+        facts: dict[str, Any] = {"backend": "vllm", "model_id": self.model_id, "model": self.model}
+        facts.update(identity_options(self.cache_id))
+        commit = _hub_commit(self.model, facts.get("revision"))
+        if commit:
+            facts["commit"] = commit
+        return facts
+
     def close(self) -> None:
         """Drop the engine so its GPU memory can be freed now, not at exit."""
         engine, self.engine = getattr(self, "engine", None), None
@@ -115,3 +134,24 @@ class VLLMBackend(Engine):
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _hub_commit(model: str, revision: str | None) -> str:
+    """The commit of the Hub snapshot vLLM loaded `model` from ("" for a local folder or when the Hub
+    cache does not hold it): the snapshot folder is named by its commit."""
+    from pathlib import Path
+
+    if Path(model).exists():
+        return ""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return ""
+    try:
+        found = try_to_load_from_cache(model, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - provenance must not fail a build over a cache layout
+        return ""
+    if not isinstance(found, str):
+        return ""
+    parts = Path(found).parts
+    return parts[-2] if len(parts) >= 3 and parts[-3] == "snapshots" else ""
