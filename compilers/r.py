@@ -64,6 +64,44 @@ multiplt_check <- function(i, text, thunk, expected, rel, abs_tol, eq = multiplt
 }
 """
 
+# The warm evaluator (a fork server, see the runner's `Evaluator`): R starts once per container and
+# forks per program, so every program runs in a pristine copy of the started interpreter and leaves
+# nothing behind. The intermediate fork hands the program's pid back and exits, which orphans the
+# program to the runner; the program gets its own working directory, HOME and an empty tempdir.
+_EVALUATOR = r"""
+# multiplt: the warm evaluator of R
+local({
+  invisible(loadNamespace("parallel"))
+  cmd <- file("/dev/fd/3", open = "r", blocking = TRUE, raw = TRUE)
+  ans <- file("/dev/fd/4", open = "w", blocking = TRUE, raw = TRUE)
+  writeLines("READY", ans)
+  flush(ans)
+  repeat {
+    line <- readLines(cmd, n = 1L)
+    if (length(line) == 0L) quit(save = "no", status = 0L)
+    parts <- strsplit(line, "\t", fixed = TRUE)[[1L]]
+    middle <- parallel:::mcfork()
+    if (inherits(middle, "masterProcess")) {
+      program <- parallel:::mcfork()
+      if (inherits(program, "masterProcess")) {
+        close(cmd)
+        close(ans)
+        setwd(parts[[1L]])
+        Sys.setenv(HOME = parts[[1L]])
+        dir.create(tempdir(), showWarnings = FALSE, recursive = TRUE)
+        source(parts[[2L]], echo = FALSE)
+        quit(save = "no", status = 0L)
+      }
+      parallel:::sendMaster(program$pid)
+      parallel:::mcexit(0L)
+    }
+    pid <- parallel::mccollect(middle, wait = TRUE)[[1L]]
+    writeLines(paste("PID", pid), ans)
+    flush(ans)
+  }
+})
+"""
+
 # Doubles hold every int up to 2**53 exactly; past that an int literal would silently change.
 _EXACT = 2**53
 
@@ -87,6 +125,8 @@ class R(Language):
         "r.Dockerfile",
         timeout_s=15.0,
         version_argv=("Rscript", "--version"),
+        warm_argv=("Rscript", "-e", _EVALUATOR),
+        warm_protocol="lines",
     )
     stop_sequences: ClassVar[list[str]] = ["\n#", "\n```", "\nprint(", "\ncat("]
     grammar = "r"

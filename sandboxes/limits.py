@@ -51,7 +51,7 @@ def make_job(
         "nofile": limits.open_files,
     }
     if warm and runtime.warm_argv:
-        job["warm"] = {"argv": list(runtime.warm_argv)}
+        job["warm"] = {"argv": list(runtime.warm_argv), "protocol": runtime.warm_protocol}
     return job
 
 

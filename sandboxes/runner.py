@@ -152,10 +152,11 @@ def _child(job: dict, workdir: str, out_w: int, err_w: int, keep_fds: tuple = ()
 
 
 def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
+    for kill in (os.killpg, os.kill):  # the group, and the process itself should it lead none
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _kill_everything_else(keep: tuple[int, ...] = ()) -> None:
@@ -358,6 +359,7 @@ class Evaluator:
 
     def __init__(self, spec: dict, job: dict, scratch: str) -> None:
         self.key = json.dumps(spec, sort_keys=True)
+        self.protocol = spec.get("protocol", "json")
         self.served = 0
         home = os.path.join(scratch, "warm")
         _force_remove(home)
@@ -430,7 +432,10 @@ class Evaluator:
     def spawn(self, request: dict) -> int:
         """The pid of the program's process, once it is the runner's own child."""
         self.drain()
-        body = (json.dumps(request) + "\n").encode("utf-8")
+        if self.protocol == "lines":  # for evaluators without a JSON reader: directory TAB file
+            body = f"{request['dir']}\t{request['file']}\n".encode()
+        else:
+            body = (json.dumps(request) + "\n").encode("utf-8")
         try:
             while body:
                 body = body[os.write(self.cmd_w, body) :]
@@ -449,6 +454,10 @@ class Evaluator:
             if time.monotonic() > deadline or _parent_of(child) is None:
                 raise WarmUnavailable(f"process {child} never became the runner's")
             time.sleep(0.0005)
+        try:  # its own group, for the timeout's kill (an evaluator that cannot setsid leaves it ours)
+            os.setpgid(child, child)
+        except OSError:
+            pass
         self.served += 1
         return child
 

@@ -46,6 +46,9 @@ class Runtime:
     warm_argv: tuple[str, ...] = ()
     """How to start the runtime's warm evaluator (a fork server speaking the runner's line protocol,
     see `runner.Evaluator`); empty where the runtime has none and every program starts cold."""
+    warm_protocol: str = "json"
+    """How the runner words a request to the evaluator: "json" (directory, file, environment, limits)
+    or "lines" (directory TAB file; the program inherits the evaluator's environment and limits)."""
     address_space_limit_ok: bool = True
     """False where the runtime reserves far more virtual memory than it uses (LocalSandbox then
     cannot cap memory with RLIMIT_AS; containers use the cgroup instead)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from multiplt import compilers
+from multiplt.pytypes import ANY, Unsupported
 from multiplt.records import Program
 from multiplt.sources import load_functions
 from multiplt.testgen.harness import harness_program, parse_report
@@ -102,3 +104,115 @@ def test_cold_and_warm_give_the_same_outcome_for_test_runs(require_docker):
     assert seen["cold"] == seen["warm"]
     reports = [parse_report(o[0], o[2]) for o in seen["warm"][:-5]]
     assert any(r.passed for r in reports) and any(not r.passed for r in reports)
+
+
+R_CORRECT = "f <- function(x) x + 1\nif (!identical(f(1), 2)) quit(status = 1)\ncat('ok\\n')\n"
+R_WRONG = "f <- function(x) x + 2\nif (!identical(f(1), 2)) quit(status = 1)\ncat('ok\\n')\n"
+R_FIND_EVALUATOR = """
+evaluator <- NA
+for (p in list.files('/proc', pattern = '^[0-9]+$')) {
+  cmd <- tryCatch(readBin(file.path('/proc', p, 'cmdline'), 'raw', 100000), error = function(e) raw(0))
+  if (length(cmd) && grepl('warm evaluator', rawToChar(cmd[cmd != as.raw(0)]), fixed = TRUE)) evaluator <- as.integer(p)
+}
+"""
+R_ATTACKS = {
+    "kill the evaluator": R_FIND_EVALUATOR + "tools::pskill(evaluator, tools::SIGKILL)\n",
+    "stop the evaluator": R_FIND_EVALUATOR + "tools::pskill(evaluator, tools::SIGSTOP)\n",
+    "redefine +, identical, quit and cat": "assign('+', function(a, b) 2, envir = baseenv())\n"
+    "unlockBinding('identical', baseenv())\nassign('identical', function(...) TRUE, envir = baseenv())\n"
+    "unlockBinding('quit', baseenv())\nassign('quit', function(...) NULL, envir = baseenv())\n"
+    "x <<- 42\n",
+    "leave a background process": "system('sleep 100 &')\nsystem('(sleep 0.3; echo ok) &')\n",
+    "exhaust memory": "x <- list()\nrepeat x[[length(x) + 1]] <- numeric(5e6)\n",
+    "hang": "repeat {}\n",
+}
+
+
+@pytest.fixture(scope="module")
+def warm_r(require_docker):
+    require_docker(["r"])
+    from multiplt.runtimes import Sandbox
+
+    with Sandbox(["r"], concurrency=1, mode="warm") as box:
+        yield box
+
+
+@pytest.mark.parametrize("name", list(R_ATTACKS))
+def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
+    attack, right, wrong = warm_r.run(
+        [Program("r", R_ATTACKS[name], 5.0), Program("r", R_CORRECT, 15), Program("r", R_WRONG, 15)]
+    )
+    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
+    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
+    assert warm_r.warm_runs >= 2 and not warm_r.warm_fallbacks, warm_r.warm_fallbacks
+
+
+def humaneval_runs(lang: str, problems: list) -> list[Program]:
+    """For each problem: a right candidate (it returns the first assert's expected value, checked by
+    that assert alone) and a wrong one (a constant, checked by the whole suite), as the compiler tests
+    make them."""
+    from dataclasses import replace
+
+    from multiplt.compilers.asserts import parse_assert
+    from multiplt.compilers.humaneval import compile_problem
+    from test_compilers_humaneval import wrong_candidate_runs
+
+    c = compilers.get(lang)
+    programs = [prog for _, prog, _ in wrong_candidate_runs(lang, problems)]
+    for p in problems:
+        if p.types is None or not p.asserts:
+            continue
+        one = replace(p, asserts=p.asserts[:1])
+        suite = compile_problem(c, one)
+        if not suite.n_asserts:
+            continue
+        expected = parse_assert(one.asserts[0], p.entry_point).expected
+        try:
+            rendered = c.value(expected, p.types.returns if c.typed else ANY)
+        except Unsupported:
+            continue
+        code = c.clean(c.prompt(p.function, p.types, python_body=False), c.completion_returning(rendered))
+        if code is not None:
+            programs.append(Program(c.runtime.name, c.program(code, suite), timeout_s=120))
+    return programs
+
+
+def _same_verdicts(lang: str, problems: list) -> None:
+    from multiplt.runtimes import Sandbox
+
+    c = compilers.get(lang)
+    programs = humaneval_runs(lang, problems)
+    verdicts = {}
+    for mode in ("cold", "warm"):
+        with Sandbox([lang], concurrency=2, mode=mode) as box:
+            outs = box.run(programs)
+            assert not box.warm_fallbacks
+        verdicts[mode] = [(o.status, o.exit_code, c.passed(o)) for o in outs]
+    passes = sum(v[2] for v in verdicts["cold"])
+    assert 0 < passes < len(programs), passes  # both kinds of verdict are in the sample
+    differ = [
+        (p.code[-300:], a, b)
+        for p, a, b in zip(programs, verdicts["cold"], verdicts["warm"], strict=True)
+        if a != b
+    ]
+    assert not differ, differ[:3]
+
+
+WARM_TARGETS = [name for name in compilers.names() if compilers.get(name).runtime.warm_argv]
+
+
+@pytest.mark.parametrize("lang", WARM_TARGETS)
+def test_cold_and_warm_verdicts_agree_on_humaneval_sample(require_docker, lang):
+    from test_compilers_humaneval import problems
+
+    require_docker([lang])
+    _same_verdicts(lang, problems()[::12])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", WARM_TARGETS)
+def test_cold_and_warm_verdicts_agree_on_all_of_humaneval(require_docker, lang):
+    from test_compilers_humaneval import problems
+
+    require_docker([lang])
+    _same_verdicts(lang, problems())
