@@ -7,7 +7,10 @@
     very same interpreter; needs root. The bare processes share one cpu cgroup, as the containers
     share the engine's (see `cpu_cgroup`).
 (b) `docker run --rm` per program, the way a naive harness isolates code.
-(c) multiplt's Sandbox: long-lived containers, one runner each, a fork per program.
+(c) multiplt's Sandbox, cold: long-lived containers, one runner each, a fresh interpreter per program.
+(w) multiplt's Sandbox, warm (runtimes that declare an evaluator): a fork of a warmed interpreter per
+    program. Two workloads: `tiny` (one small function and ten checks) and `verify` (HumanEval's
+    compiled suites with a right and a wrong candidate; for Python, test runs under coverage.py).
 All three run the same programs with the same concurrency (the cores available). (c) is timed after
 its containers are up: the containers live for a whole build, so their start is not a per-program cost.
 """
@@ -108,7 +111,7 @@ def mounted(root: Path) -> Iterator[None]:
 
 
 class Mode(Protocol):
-    def __call__(self, programs: list[Program]) -> int: ...
+    def __call__(self, programs: list[Program]) -> list[bool]: ...
 
     def close(self) -> None: ...
 
@@ -163,7 +166,7 @@ class Bare:
             except OSError:
                 pass
 
-    def __call__(self, programs: list[Program]) -> int:
+    def __call__(self, programs: list[Program]) -> list[bool]:
         runtime, root = self.runtime, self.root
         slots: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         for g in self.cgroups or [None] * self.cores:
@@ -204,9 +207,9 @@ class Bare:
             return runtime.judge(done.returncode, done.stdout.decode(), done.stderr.decode()) == "pass"
 
         with ThreadPoolExecutor(self.cores) as pool:
-            passed = sum(pool.map(one, range(len(programs))))
+            verdicts = list(pool.map(one, range(len(programs))))
         shutil.rmtree(work, ignore_errors=True)
-        return passed
+        return verdicts
 
 
 class DockerRun:
@@ -218,7 +221,7 @@ class DockerRun:
     def close(self) -> None:
         pass
 
-    def __call__(self, programs: list[Program]) -> int:
+    def __call__(self, programs: list[Program]) -> list[bool]:
         runtime, image = self.runtime, image_name(self.runtime.name)
 
         def one(i: int) -> bool:
@@ -234,14 +237,16 @@ class DockerRun:
             return runtime.judge(done.returncode, done.stdout.decode(), done.stderr.decode()) == "pass"
 
         with ThreadPoolExecutor(self.cores) as pool:
-            return sum(pool.map(one, range(len(programs))))
+            return list(pool.map(one, range(len(programs))))
 
 
 class Sandboxed:
-    """(c): multiplt's Sandbox; its containers are started before the clock runs."""
+    """(c) and (w): multiplt's Sandbox, cold (a fresh interpreter per program) or warm (a fork of the
+    runtime's warmed evaluator per program); its containers are started before the clock runs."""
 
-    def __init__(self, runtime: Runtime, cores: int, container_pid: int = 0) -> None:
-        self.sb = Sandbox(languages=[runtime.name], concurrency=cores)
+    def __init__(self, runtime: Runtime, cores: int, container_pid: int = 0, mode: str = "cold") -> None:
+        self.runtime = runtime
+        self.sb = Sandbox(languages=[runtime.name], concurrency=cores, mode=mode)
         self.sb.start()
 
     def container_pid(self) -> int:
@@ -253,56 +258,86 @@ class Sandboxed:
     def close(self) -> None:
         self.sb.close()
 
-    def __call__(self, programs: list[Program]) -> int:
-        return sum(o.status == "pass" for o in self.sb.run(programs))
+    def __call__(self, programs: list[Program]) -> list[bool]:
+        return [
+            self.runtime.judge(o.exit_code or 0, o.stdout, o.stderr) == "pass" and o.status == "pass"
+            for o in self.sb.run(programs)
+        ]
+
+
+def verify_programs(lang: str) -> list[Program]:
+    """The second workload: the verify stage's own kind of program. For a target, HumanEval problems'
+    compiled suites with a right and a wrong candidate (as the warm tests make them); for Python, test
+    runs under coverage.py of HumanEval's canonical solutions, one assert each."""
+    from test_compilers_humaneval import problems
+    from test_warm import humaneval_runs
+
+    from multiplt.testgen.harness import harness_program
+
+    ps = problems()[::4]
+    if lang != PYTHON.name:
+        return humaneval_runs(lang, ps)
+    return [harness_program(p.function, a, (1, 10_000), 300) for p in ps for a in p.asserts[:3]]
 
 
 def measure(
-    lang: str, cores: int, scale: float, rounds: int, with_docker_run: bool
+    lang: str, workload: str, cores: int, scale: float, rounds: int, with_docker_run: bool
 ) -> tuple[int, dict[str, float]]:
     """Executions per second of each mode. Rounds alternate the modes, so that load from elsewhere
-    on the machine falls on all of them alike rather than on whichever ran during a busy minute."""
+    on the machine falls on all of them alike rather than on whichever ran during a busy minute.
+    Every mode must reach the same verdicts as the cold Sandbox, program by program."""
     runtime = get(lang)
-    source = program_source(lang)
-    with Sandbox([lang], concurrency=1) as probe:  # one program's time sizes the cell
-        probe.run([Program(lang, source, timeout_s=300)])
+    base = (
+        [Program(lang, program_source(lang), timeout_s=300)] if workload == "tiny" else verify_programs(lang)
+    )
+    with Sandbox([lang], concurrency=1, mode="cold") as probe:  # the cold time sizes the cell
+        probe.run(base[:1])
         t0 = time.monotonic()
-        probe.run([Program(lang, source, timeout_s=300)] * 2)
-        one = (time.monotonic() - t0) / 2
+        probe.run(base[:4])
+        one = (time.monotonic() - t0) / min(4, len(base))
     n = max(cores * rounds, int(scale * CELL_SECONDS * cores / max(one, 1e-3)))
     rounds = max(1, min(rounds, n // cores))
-    chunk = [Program(lang, source, timeout_s=300)] * (n // rounds)
-    kinds: dict[str, Callable[[Runtime, int, int], Mode]] = {"c": Sandboxed, "a": Bare}
+    chunk = [base[i % len(base)] for i in range(n // rounds)]
+    kinds: dict[str, Callable[[Runtime, int, int], Mode]] = {"a": Bare}
     if with_docker_run:
         kinds["b"] = DockerRun
     modes: dict[str, Mode] = {}
     try:
         sandboxed = Sandboxed(runtime, cores)
         modes["c"] = sandboxed
+        if runtime.warm_argv:
+            modes["w"] = Sandboxed(runtime, cores, mode="warm")
         pid = sandboxed.container_pid()
         for key, make in kinds.items():
-            if key != "c":
-                modes[key] = make(runtime, cores, pid)
+            modes[key] = make(runtime, cores, pid)
         for mode in modes.values():
             mode(chunk[: 2 * cores])  # warm-up: page cache, first touch of the interpreter
         spent = dict.fromkeys(modes, 0.0)
         done = dict.fromkeys(modes, 0)
         for r in range(rounds):
+            verdicts: dict[str, list[bool]] = {}
             for key, mode in modes.items():
                 if key == "b" and r >= max(1, rounds // 3):
                     continue  # (b) is many times slower; a third of the rounds measures it well enough
                 t0 = time.monotonic()
-                passed = mode(chunk)
+                verdicts[key] = mode(chunk)
                 spent[key] += time.monotonic() - t0
                 done[key] += len(chunk)
-                if passed != len(chunk):
-                    print(f"warning: {lang} ({key}): only {passed}/{len(chunk)} passed", file=sys.stderr)
+            for key, got in verdicts.items():
+                if got != verdicts["c"]:
+                    differ = sum(x != y for x, y in zip(got, verdicts["c"], strict=True))
+                    print(
+                        f"warning: {lang} ({key}): {differ} verdicts differ from the cold Sandbox's",
+                        file=sys.stderr,
+                    )
     finally:
         for mode in modes.values():
             mode.close()
     rates = {k: done[k] / spent[k] for k in modes}
     for k in sorted(rates):
-        print(f"  {lang:7s} ({k}) {rates[k]:9.2f} exec/s  ({done[k]} programs)", file=sys.stderr)
+        print(
+            f"  {lang:7s} {workload:6s} ({k}) {rates[k]:9.2f} exec/s  ({done[k]} programs)", file=sys.stderr
+        )
     return done["a"], rates
 
 
@@ -317,6 +352,10 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=6, help="alternations of the modes per language")
     parser.add_argument("--skip-docker-run", action="store_true", help="leave out column (b), the slowest")
+    parser.add_argument(
+        "--workloads", nargs="*", default=["tiny", "verify"], choices=["tiny", "verify"],
+        help="tiny: one small program and its ten checks; verify: HumanEval suites / coverage test runs",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.show:
         print(program_source(args.show))
@@ -327,18 +366,24 @@ def main() -> int:
     cores = len(os.sched_getaffinity(0))
     print(f"cores: {cores}; every mode runs the same programs with concurrency {cores}", file=sys.stderr)
     rows = [
-        (lang, *measure(lang, cores, args.scale, args.rounds, not args.skip_docker_run))
+        (lang, w, *measure(lang, w, cores, args.scale, args.rounds, not args.skip_docker_run))
+        for w in args.workloads
         for lang in args.languages
     ]
     print()
     print(
-        "| language | programs | (a) bare exec/s | (b) docker run exec/s | (c) Sandbox exec/s | c/a | c/b |"
+        "| language | workload | programs | (a) bare exec/s | (b) docker run exec/s | (c) Sandbox cold exec/s "
+        "| (w) Sandbox warm exec/s | w/c | c/a | c/b |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for lang, n, r in rows:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for lang, w, n, r in rows:
         b = f"{r['b']:.2f}" if "b" in r else "-"
         cb = f"{r['c'] / r['b']:.1f}" if "b" in r else "-"
-        print(f"| {lang} | {n} | {r['a']:.2f} | {b} | {r['c']:.2f} | {r['c'] / r['a']:.2f} | {cb} |")
+        warm = f"{r['w']:.2f}" if "w" in r else "-"
+        wc = f"{r['w'] / r['c']:.1f}" if "w" in r else "-"
+        print(
+            f"| {lang} | {w} | {n} | {r['a']:.2f} | {b} | {r['c']:.2f} | {warm} | {wc} | {r['c'] / r['a']:.2f} | {cb} |"
+        )
     return 0
 
 
