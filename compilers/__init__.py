@@ -10,6 +10,7 @@ from __future__ import annotations
 from multiplt.pytypes import Unsupported
 
 from .base import ABS_TOL, PASS_MARK, REL_TOL, Check, CompiledSuite, Language, infer_signature, type_signature
+from .elixir import Elixir
 from .julia import Julia
 from .lua import Lua
 from .ocaml import OCaml
@@ -17,7 +18,7 @@ from .r import R
 from .racket import Racket
 from .units import PySignature, TranslationUnit, signature_of, unit_of
 
-_LANGUAGES: dict[str, type[Language]] = {cls.name: cls for cls in (Julia, Lua, OCaml, R, Racket)}
+_LANGUAGES: dict[str, type[Language]] = {cls.name: cls for cls in (Elixir, Julia, Lua, OCaml, R, Racket)}
 _INSTANCES: dict[str, Language] = {}
 
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-ALL_LANGUAGES = ["python", "lua", "ocaml", "r", "racket", "julia"]
+ALL_LANGUAGES = ["python", "lua", "ocaml", "r", "racket", "julia", "elixir"]
 
 
 def in_ci() -> bool:

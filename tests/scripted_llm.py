@@ -150,8 +150,27 @@ JULIA = {
     ],
 }
 
+ELIXIR = {
+    "count_vowels": [
+        "    text |> String.downcase() |> String.graphemes() |> Enum.count(&(&1 in ~w(a e i o u)))\n  end\n",
+        "    String.length(text)\n  end\n",  # wrong
+    ],
+    "is_palindrome": [
+        "    word == String.reverse(word)\n  end\n",  # wrong: case
+        "    s = String.downcase(word)\n    s == String.reverse(s)\n  end\n",
+    ],
+    "sum_of_squares": [
+        "    if n <= 0, do: 0, else: Enum.sum(for i <- 1..n, do: i * i)\n  end\n",
+        "    n * n\n  end\n",  # wrong
+    ],
+    "digit_sum": [
+        "    abs(n) |> Integer.digits() |> Enum.sum()\n  end\n",
+        "    rem(n, 10)\n  end\n",  # wrong
+    ],
+}
 
-TABLES = {"racket": RACKET, "lua": LUA, "ocaml": OCAML, "r": R, "julia": JULIA}
+
+TABLES = {"racket": RACKET, "lua": LUA, "ocaml": OCAML, "r": R, "julia": JULIA, "elixir": ELIXIR}
 
 
 def correct_completion(language: str, name: str) -> str:
@@ -194,6 +213,8 @@ class ScriptedLLM:
                 table = R
             elif last.startswith(f"function {name}("):
                 table = JULIA
+            elif last.startswith(f"  def {name}("):
+                table = ELIXIR
             else:
                 continue
             return table.get(name, ["\n"])

@@ -1,4 +1,4 @@
-"""OCaml, R and Julia through `run_build` end to end: scripted model, real sandboxes, real pass rules.
+"""OCaml, R, Julia and Elixir through `run_build` end to end: scripted model, real sandboxes, real pass rules.
 
 The scripted answers (tests/scripted_llm.py) hold one right and one wrong translation of each example
 function per language; the right one must land in the dataset and the wrong one be counted as a
@@ -22,7 +22,7 @@ from test_build import config, scripted_corpus  # noqa: E402
 pytestmark = pytest.mark.docker
 
 
-@pytest.mark.parametrize("language", ["ocaml", "r", "julia"])
+@pytest.mark.parametrize("language", ["ocaml", "r", "julia", "elixir"])
 def test_build_in_language(tmp_path: Path, sandbox: object, language: str) -> None:
     src = scripted_corpus(tmp_path)
     out = tmp_path / "out"

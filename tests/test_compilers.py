@@ -42,13 +42,13 @@ FN = PyFunction.make(
 
 
 def test_registry():
-    assert compilers.names() == ["julia", "lua", "ocaml", "r", "racket"]
+    assert compilers.names() == ["elixir", "julia", "lua", "ocaml", "r", "racket"]
     for name in compilers.names():
         c = compilers.get(name)
         assert c.name == name and c.runtime.name == name
         assert c.typed == (name in {"ocaml", "julia"})
         assert c.stop_sequences
-    with pytest.raises(ValueError, match="julia, lua, ocaml, r, racket"):
+    with pytest.raises(ValueError, match="elixir, julia, lua, ocaml, r, racket"):
         compilers.get("cobol")
 
 
@@ -154,11 +154,14 @@ def test_floats_get_a_tolerance_ints_do_not():
 def test_prompt(name):
     c = compilers.get(name)
     prompt = c.prompt(FN)
-    assert "def count_words" in prompt  # the Python body as a comment
-    assert "def count_words" not in c.prompt(FN, python_body=False)
+    python_def = "def count_words(words: list[str]"  # Elixir's own signature starts with "def count_words"
+    assert python_def in prompt  # the Python body as a comment
+    assert python_def not in c.prompt(FN, python_body=False)
     assert "count_words" in prompt.splitlines()[-1]
     doc = c.prompt(FN, python_body=False)
-    assert {"lua": "nil", "r": "NULL", "racket": "#f", "julia": "nothing", "ocaml": "None"}[name] in doc
+    assert {"lua": "nil", "r": "NULL", "racket": "#f", "julia": "nothing", "ocaml": "None", "elixir": "nil"}[
+        name
+    ] in doc
     if name == "ocaml":
         assert "(words : string list) (limit : int option) : (string * int) list =" in prompt
         assert '"' not in prompt  # a stray quote in an OCaml comment is a lexer error
@@ -178,6 +181,10 @@ CLEAN_CASES = {
     "r": ("  1\n}\nprint(f())\nThis function", "f <- function() {\n  1\n}"),
     "julia": ("    return 1\nend\n\nprintln(f())\n```", "function f()::Int64\n    return 1\nend"),
     "ocaml": ("  1\n\nlet () = print_int (f ())\n```", "let rec f () : int =\n  1"),
+    "elixir": (
+        "    1\n  end\nend\n\nIO.puts(Solution.f())\n```",
+        "defmodule Solution do\n  def f() do\n    1\n  end\nend\n",
+    ),
 }
 
 

@@ -27,6 +27,7 @@ BODIES = {
     "ocaml": ("  a + b\n", '  print_endline ({text} ^ " 2"); exit 0\n'),
     "r": ("  a + b\n}\n", "  cat(paste0({text}, ' 2\\n'))\n  quit(status = 0)\n}\n"),
     "julia": ("    return a + b\nend\n", '    println({text} * " 2")\n    exit(0)\nend\n'),
+    "elixir": ("    a + b\n  end\n", '    IO.puts({text} <> " 2")\n    System.halt(0)\n  end\n'),
 }
 # A string expression built at run time, so the mark never appears whole in the candidate's text.
 SPLIT = {
@@ -35,6 +36,7 @@ SPLIT = {
     "ocaml": '("{a}" ^ "{b}")',
     "r": 'paste0("{a}", "{b}")',
     "julia": '("{a}" * "{b}")',
+    "elixir": '("{a}" <> "{b}")',
 }
 
 

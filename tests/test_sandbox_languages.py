@@ -27,6 +27,9 @@ CASES = {
     "(define (test-humaneval)\n  (let ((candidate add))\n    (check-equal? (candidate 1 2) {want})))\n(test-humaneval)\n",
     "julia": "using Test\n\nfunction add(a::Int64, b::Int64)::Int64\n    return a + b\nend\n\n"
     "@testset begin\n    candidate = add;\n    @test(candidate(1, 2) == {want})\nend\n",
+    "elixir": "defmodule Add do\n  def add(a, b), do: a + b\nend\n\nExUnit.start()\n\n"
+    'defmodule AddTest do\n  use ExUnit.Case\n\n  test "add" do\n    candidate = &Add.add/2\n'
+    "    assert candidate.(1, 2) == {want}\n  end\nend\n",
 }
 
 
@@ -49,7 +52,8 @@ def test_racket_failure_is_caught_although_it_exits_zero(sandbox):
 
 
 def test_toolchain_extras_are_there(sandbox):
-    """What the other stages rely on: coverage in the python image, luaunit, Julia's Test, rackunit."""
+    """What the other stages rely on: coverage in the python image, luaunit, Julia's Test, rackunit,
+    ExUnit."""
     progs = [
         Program("python", "import coverage, json, fractions\nprint(coverage.__version__)\n"),
         Program("lua", "local lu = require('luaunit')\nassert(lu.assertEquals)\nprint(_VERSION)\n"),
@@ -57,6 +61,7 @@ def test_toolchain_extras_are_there(sandbox):
         Program("racket", "#lang racket\n(require rackunit)\n(check-true #t)\n", timeout_s=60),
         Program("ocaml", "print_endline Sys.ocaml_version;;\n"),
         Program("r", "cat(R.version.string)\n"),
+        Program("elixir", "ExUnit.start(autorun: false)\nIO.puts(System.version())\n", timeout_s=60),
     ]
     outs = sandbox.run(progs)
     for p, o in zip(progs, outs, strict=True):

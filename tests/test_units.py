@@ -115,6 +115,15 @@ COMPLETIONS: dict[str, dict[str, tuple[str, str]]] = {
         "defaults": ("    return x * factor + offset\nend\n", "    return x * factor\nend\n"),
         "keywords": ("    return max(low, min(x, high))\nend\n", "    return min(x, high)\nend\n"),
     },
+    "elixir": {
+        "helper": (
+            '    x * 2\n  end\n\n  IO.puts("not part of the unit")\n\n  def double_all(values) do\n'
+            "    Enum.map(values, &_twice/1)\n  end\nend\n",
+            "    x * 2\n  end\n\n  def double_all(values) do\n    Enum.map(values, fn v -> v + 1 end)\n  end\nend\n",
+        ),
+        "defaults": ("    x * factor + offset\n  end\n", "    x * factor\n  end\n"),
+        "keywords": ("    max(low, min(x, high))\n  end\n", "    min(x, high)\n  end\n"),
+    },
 }
 
 
@@ -153,7 +162,12 @@ def test_defaults_reach_the_signature_where_the_target_has_them(language: str) -
     lang = compilers.get(language)
     prompt = lang.prompt(DEFAULTS, INT3 if lang.typed else None)
     last = prompt.rstrip().splitlines()[-1]
-    expected = {"racket": "[factor 2]", "r": "factor = 2", "julia": "factor::Int64=2"}
+    expected = {
+        "racket": "[factor 2]",
+        "r": "factor = 2",
+        "julia": "factor::Int64=2",
+        "elixir": "factor \\\\ 2",
+    }
     if language in expected:
         assert expected[language] in last, last
     else:
@@ -181,7 +195,7 @@ def test_untranslatable_doctests_are_removed_not_left_as_python() -> None:
         docstring="First items.\n\n>>> head([1, 2, 3], n=2)\n[1, 2]\n>>> head(range(10))\n[0]\n>>> object()\n<object ...>\n\nDone.",
         signature="def head(xs, n=1):",
     )
-    for language in ("r", "lua", "racket"):
+    for language in ("r", "lua", "racket", "elixir"):
         lang = compilers.get(language)
         prompt = lang.prompt(fn, python_body=False)
         assert "range(10)" not in prompt and "object()" not in prompt, prompt
