@@ -459,7 +459,22 @@ class Language:
             for t in types:
                 self.type_name(t)
 
+    # The harness: a prelude that defines the deep equality and the checker, one check per assert
+    # (each on its own, reporting `FAIL <n>: <assert>` on stderr), then exit 1 after any failure, or
+    # the pass mark. Only the spelling of each part is the language's.
+    harness_prelude: ClassVar[str] = ""
+
     def harness(self, checks: list[Check]) -> str:
+        lines = [self.harness_prelude, *(self.check_call(c) for c in checks)]
+        lines.append(self.harness_end(f"{PASS_MARK} {len(checks)}"))
+        return "\n".join(lines) + "\n"
+
+    def check_call(self, c: Check) -> str:
+        """One assert as a call of the prelude's checker."""
+        raise NotImplementedError
+
+    def harness_end(self, mark: str) -> str:
+        """Exit 1 if any check failed, else print `mark`."""
         raise NotImplementedError
 
     def program(self, function_code: str, suite: CompiledSuite) -> str:

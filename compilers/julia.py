@@ -10,7 +10,7 @@ from multiplt.sandboxes.runtimes import Runtime
 from multiplt.pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
 
 from ._strings import escape
-from .base import PASS_MARK, Check, Language
+from .base import Check, Language
 
 _PRELUDE = r"""
 function multiplt_num_eq(a, b, rel, abs_tol)
@@ -175,16 +175,16 @@ class Julia(Language):
     def completion_returning(self, expr: str) -> str:
         return f"    return {expr}\nend\n"
 
-    def harness(self, checks: list[Check]) -> str:
-        lines = [_PRELUDE]
-        for c in checks:
-            lines.append(
-                f"multiplt_check({c.index}, {self.str_lit(c.source)}, () -> {c.call}, {c.expected}, "
-                f"{c.rel_tol!r}, {c.abs_tol!r})"
-            )
-        lines.append("multiplt_failed[] > 0 && exit(1)")
-        lines.append(f'println("{PASS_MARK} {len(checks)}")')
-        return "\n".join(lines) + "\n"
+    harness_prelude = _PRELUDE
+
+    def check_call(self, c: Check) -> str:
+        return (
+            f"multiplt_check({c.index}, {self.str_lit(c.source)}, () -> {c.call}, {c.expected}, "
+            f"{c.rel_tol!r}, {c.abs_tol!r})"
+        )
+
+    def harness_end(self, mark: str) -> str:
+        return f'multiplt_failed[] > 0 && exit(1)\nprintln("{mark}")'
 
 
 def _julia_escape(c: str) -> str:

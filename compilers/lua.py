@@ -9,7 +9,7 @@ from multiplt.sandboxes.runtimes import Runtime
 from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type, Unsupported
 
 from ._strings import escape
-from .base import PASS_MARK, Check, Language
+from .base import Check, Language
 
 _PRELUDE = r"""
 local function multiplt_eq(a, b, rel, abs_tol)
@@ -133,13 +133,13 @@ class Lua(Language):
     def completion_returning(self, expr: str) -> str:
         return f"  return {expr}\nend\n"
 
-    def harness(self, checks: list[Check]) -> str:
-        lines = [_PRELUDE]
-        for c in checks:
-            lines.append(
-                f"multiplt_check({c.index}, {self.str_lit(c.source)}, function() return {c.call} end, "
-                f"{c.expected}, {c.rel_tol!r}, {c.abs_tol!r})"
-            )
-        lines.append("if multiplt_failed > 0 then os.exit(1) end")
-        lines.append(f'print("{PASS_MARK} {len(checks)}")')
-        return "\n".join(lines) + "\n"
+    harness_prelude = _PRELUDE
+
+    def check_call(self, c: Check) -> str:
+        return (
+            f"multiplt_check({c.index}, {self.str_lit(c.source)}, function() return {c.call} end, "
+            f"{c.expected}, {c.rel_tol!r}, {c.abs_tol!r})"
+        )
+
+    def harness_end(self, mark: str) -> str:
+        return f'if multiplt_failed > 0 then os.exit(1) end\nprint("{mark}")'

@@ -27,7 +27,7 @@ from multiplt.pytypes import (
     VarTupleT,
 )
 
-from .base import PASS_MARK, Check, Language, python_intro
+from .base import Check, Language, python_intro
 
 _PRELUDE = r"""
 let multiplt_eq_float rel abs_tol (a : float) (b : float) =
@@ -326,16 +326,14 @@ class OCaml(Language):
     def call(self, fn: str, args: list[str]) -> str:
         return f"{fn} {' '.join(args)}" if args else f"{fn} ()"
 
-    def harness(self, checks: list[Check]) -> str:
-        lines = [";;", _PRELUDE]
-        for c in checks:
-            eq = self.eq_fn(c.type, c.rel_tol, c.abs_tol)
-            lines.append(
-                f"let () = multiplt_check {c.index} {self.str_lit(c.source)} (fun () -> {c.call}) {c.expected} {eq}"
-            )
-        lines.append("let () = if !multiplt_failed > 0 then exit 1")
-        lines.append(f'let () = print_endline "{PASS_MARK} {len(checks)}"')
-        return "\n".join(lines) + "\n"
+    harness_prelude = ";;\n" + _PRELUDE
+
+    def check_call(self, c: Check) -> str:
+        eq = self.eq_fn(c.type, c.rel_tol, c.abs_tol)
+        return f"let () = multiplt_check {c.index} {self.str_lit(c.source)} (fun () -> {c.call}) {c.expected} {eq}"
+
+    def harness_end(self, mark: str) -> str:
+        return f'let () = if !multiplt_failed > 0 then exit 1\nlet () = print_endline "{mark}"'
 
 
 def _comment_safe(text: str) -> str:

@@ -10,7 +10,7 @@ from multiplt.sandboxes.runtimes import Runtime
 from multiplt.pytypes import INT, DictT, ListT, Prim, SetT, TupleT, Type, Unsupported, VarTupleT
 
 from ._strings import escape
-from .base import PASS_MARK, Check, Language
+from .base import Check, Language
 
 _PRELUDE = r"""
 multiplt_num_eq <- function(a, b, rel, abs_tol) {
@@ -219,17 +219,17 @@ class R(Language):
     def completion_returning(self, expr: str) -> str:
         return f"  {expr}\n}}\n"
 
-    def harness(self, checks: list[Check]) -> str:
-        lines = [_PRELUDE]
-        for c in checks:
-            eq = ", eq = multiplt_set_eq" if _is_set(c.type) else ""
-            lines.append(
-                f"multiplt_check({c.index}, {self.str_lit(c.source)}, function() {c.call}, {c.expected}, "
-                f"{c.rel_tol!r}, {c.abs_tol!r}{eq})"
-            )
-        lines.append("if (multiplt_failed > 0) quit(status = 1)")
-        lines.append(f'cat("{PASS_MARK} {len(checks)}\\n")')
-        return "\n".join(lines) + "\n"
+    harness_prelude = _PRELUDE
+
+    def check_call(self, c: Check) -> str:
+        eq = ", eq = multiplt_set_eq" if _is_set(c.type) else ""
+        return (
+            f"multiplt_check({c.index}, {self.str_lit(c.source)}, function() {c.call}, {c.expected}, "
+            f"{c.rel_tol!r}, {c.abs_tol!r}{eq})"
+        )
+
+    def harness_end(self, mark: str) -> str:
+        return f'if (multiplt_failed > 0) quit(status = 1)\ncat("{mark}\\n")'
 
 
 def _is_set(t: Type) -> bool:

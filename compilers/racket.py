@@ -13,7 +13,7 @@ from multiplt.sandboxes.runtimes import Runtime, exit_zero_and_quiet_stderr
 from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type
 
 from ._strings import escape
-from .base import PASS_MARK, Check, Language
+from .base import Check, Language
 
 _PRELUDE = r"""
 (define (multiplt-num-eq? a b rel abs-tol)
@@ -127,12 +127,13 @@ class Racket(Language):
             body = body.split("\n", 1)[1] if "\n" in body else ""
         return "#lang racket\n\n" + super().program(body, suite)  # type: ignore[arg-type]
 
-    def harness(self, checks: list[Check]) -> str:
-        lines = [_PRELUDE]
-        for c in checks:
-            lines.append(
-                f"(multiplt-check {c.index} {self.str_lit(c.source)} (lambda () {c.call}) {c.expected} "
-                f"{c.rel_tol!r} {c.abs_tol!r})"
-            )
-        lines.append(f'(if (> multiplt-failed 0) (exit 1) (printf "{PASS_MARK} {len(checks)}\\n"))')
-        return "\n".join(lines) + "\n"
+    harness_prelude = _PRELUDE
+
+    def check_call(self, c: Check) -> str:
+        return (
+            f"(multiplt-check {c.index} {self.str_lit(c.source)} (lambda () {c.call}) {c.expected} "
+            f"{c.rel_tol!r} {c.abs_tol!r})"
+        )
+
+    def harness_end(self, mark: str) -> str:
+        return f'(if (> multiplt-failed 0) (exit 1) (printf "{mark}\\n"))'
