@@ -1,81 +1,201 @@
 """What a build is asked to do: one dataclass, shared by the driver, the CLI and the executors.
 
 It lives apart from the driver (`multiplt.build`) so that executors, which run the driver's stages on
-other machines, can read the settings without importing the driver.
+other machines, can read the settings without importing the driver; and it imports no language module
+until asked, so the stage configs can take their defaults from it cheaply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from multiplt import compilers
+from multiplt import options
 from multiplt.errors import UsageError
-from multiplt.sandboxes.runtimes import Runtime
+from multiplt.options import option, pairs, required, switch
+
+if TYPE_CHECKING:
+    from multiplt.sandboxes.runtimes import Runtime
 
 Strategy = Literal["all", "first", "random"]
-STRATEGIES = ("all", "first", "random")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+LLMS = ("auto", "llamacpp", "vllm", "openai", "replay")
 EXECUTORS = ("local", "ray")
 SANDBOXES = ("docker", "local")
 
-# Defaults of the adaptive policy; the reasons for each are in README "The factory".
-ROUND = 2
-ENOUGH = 1
-GIVE_UP = 20
+MODEL, OUTPUT, EXECUTION, SCHEDULING = "model", "selection and output", "execution", "scheduling"
+
+
+def _target_names() -> list[str]:
+    """Asked only when a parser is made, so importing the config does not load every language module."""
+    from multiplt import compilers
+
+    return compilers.names()
+
+
+def _zero_is_none(value: int) -> int | None:
+    """`--give-up 0` is "never give up", which the config spells None."""
+    return value or None
+
+
+def parse_ray_options(given: list[str]) -> dict[str, float | int]:
+    """`llm_replicas=4` -> {"llm_replicas": 4}; numbers only, since every Ray knob is a count or a share."""
+    out: dict[str, float | int] = {}
+    for pair in given:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--ray-option wants KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = float(value) if "." in value else int(value)
+        except ValueError:
+            raise UsageError(f"--ray-option {key.strip()} wants a number, got {value!r}") from None
+    return out
+
+
+def parse_llm_options(given: list[str]) -> dict[str, object]:
+    """`n_threads=2` -> {"n_threads": 2}: numbers and true/false are parsed, anything else stays text."""
+    out: dict[str, object] = {}
+    for pair in given:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--llm-option wants KEY=VALUE, got {pair!r}")
+        parsed: object = value
+        if value.lower() in {"true", "false"}:
+            parsed = value.lower() == "true"
+        else:
+            try:
+                parsed = float(value) if "." in value else int(value)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
+    return out
 
 
 @dataclass
 class BuildConfig:
-    """Everything that decides what a build produces; written into the dataset card."""
+    """Everything that decides what a build produces; written into the dataset card.
 
-    targets: Sequence[str]
-    source: str | Path
-    out: str | Path
-    column: str = "content"
-    limit: int | None = None
-    llm: str = "auto"
-    model: str | None = None
-    endpoint: str | None = None
-    llm_options: dict[str, Any] = field(default_factory=dict)
-    tests_k: int = 4
-    tests_round: int = 1
-    tests_early: bool = True
-    tests_max_tokens: int = 256
-    coverage: float = 0.9
-    n: int = 50
-    round: int = ROUND
-    enough: int = ENOUGH
-    give_up: int | None = GIVE_UP
-    temperature: float = 0.8
-    max_tokens: int = 512
-    python_body: bool = True
-    seed: int = 0
-    select: Strategy = "all"
-    per_function: int | None = None
-    near: float = 0.8
-    mix: str | None = None
-    sandbox: str = "docker"
-    concurrency: int | None = None
-    source_license: str | None = None
-    progress: bool = True
-    strict: bool = False  # a worker error fails the build (after the rows that finished are written)
+    Each field is the one declaration of its setting: its default, its help and its command-line
+    spelling (`multiplt.options`). The command line is generated from these fields, and the stage
+    configs (`TestgenConfig`, `TranslateConfig`) take their defaults from them.
+    """
+
+    targets: Sequence[str] = required(
+        "target language", flag="--target", choices=_target_names, repeatable=True
+    )
+    source: str | Path = required("a .py file or folder, a JSONL file, or a Hugging Face dataset", parse=str)
+    out: str | Path = required("output folder (dataset + work store)", parse=Path)
+    column: str = option("content", "text column of a dataset or JSONL source")
+    limit: int | None = option(None, "use at most this many source functions")
+    llm: str = option(
+        "auto",
+        "auto: vLLM on a GPU, else the embedded llama.cpp model; replay: only the store's answers",
+        group=MODEL,
+        choices=LLMS,
+    )
+    model: str | None = option(
+        None, "model name or path (llamacpp: qwen2.5-coder-1.5b, smollm2-135m or a .gguf)", group=MODEL
+    )
+    endpoint: str | None = option(
+        None, "URL of an OpenAI-compatible server (implies --llm openai)", group=MODEL
+    )
+    llm_options: dict[str, Any] = pairs(
+        "--llm-option",
+        parse_llm_options,
+        "backend option, e.g. n_threads=2 or n_parallel=16 (llamacpp), tensor_parallel_size=2 (vllm)",
+        group=MODEL,
+    )
+    tests_k: int = option(4, "most test-generation samples per function", group=MODEL)
+    tests_round: int = option(
+        1, "test samples per round; a function stops once its passing asserts reach --coverage", group=MODEL
+    )
+    tests_early: bool = switch(
+        True,
+        "--tests-all",
+        "draw all --tests-k test samples even once the coverage bar is reached (MultiPL-T)",
+        group=MODEL,
+    )
+    tests_max_tokens: int = option(256, "token budget of one test-generation sample", group=MODEL)
+    coverage: float = option(0.9, "minimum line coverage of the tests", group=MODEL)
+    # The adaptive policy (n as a ceiling, round, enough, give_up): the reasons for each default are in
+    # README "The factory".
+    n: int = option(50, "most translations sampled per function and language (MultiPL-T: 50)", group=MODEL)
+    round: int = option(2, "translations sampled per round", group=MODEL)
+    enough: int = option(
+        1,
+        "stop a function-language at this many distinct passing translations (0: spend all of --n)",
+        group=MODEL,
+    )
+    give_up: int | None = option(
+        20,
+        "stop a function-language after this many samples without any pass (0: never)",
+        group=MODEL,
+        convert=_zero_is_none,
+    )
+    temperature: float = option(0.8, "sampling temperature of translations", group=MODEL)
+    max_tokens: int = option(512, "token budget of one translation sample", group=MODEL)
+    python_body: bool = switch(
+        True, "--no-python-body", "leave the Python code out of the translation prompt", group=MODEL
+    )
+    seed: int = option(0, "sample i of a prompt is drawn with seed + i", group=MODEL)
+    select: Strategy = option("all", "which passing translations of a function to keep", group=OUTPUT)
+    per_function: int | None = option(None, "keep at most this many translations per function", group=OUTPUT)
+    near: float = option(0.8, "MinHash similarity counted as a near duplicate", group=OUTPUT)
+    mix: str | None = option(
+        None, "instruction export proportions, e.g. racket=2,lua=1,python=1", group=OUTPUT
+    )
+    sandbox: str = option(
+        "docker",
+        "local runs untrusted code without isolation: only for machines you can throw away",
+        group=EXECUTION,
+        choices=SANDBOXES,
+    )
+    concurrency: int | None = option(None, "sandbox workers (default: the cores available)", group=EXECUTION)
+    source_license: str | None = option(
+        None, "licence of the source code, for the dataset card", group=OUTPUT
+    )
+    progress: bool = switch(True, "--quiet", "no progress bars", group=EXECUTION)
+    strict: bool = switch(
+        False,
+        "--strict",
+        "fail the build (exit 1) if any function's stage work raised, after writing what finished",
+        group=EXECUTION,
+    )
     # How the work is scheduled; none of these changes what the build produces.
-    in_flight: int | None = None
-    pipelined: bool = True  # False: the model and the sandboxes take turns (for comparison only)
-    shard_rows: int = 2000
-    flush_s: float = 60.0
-    executor: str = "local"
-    ray_address: str | None = None
-    ray_options: dict[str, Any] = field(default_factory=dict)
+    in_flight: int | None = option(
+        None, "functions in flight at once (default: 4 engine batches, at least 32)", group=SCHEDULING
+    )
+    pipelined: bool = switch(
+        True,
+        "--no-pipelined",
+        "the model and the sandboxes take turns instead of overlapping (for comparison only)",
+        group=SCHEDULING,
+    )
+    shard_rows: int = option(2000, "rows per parquet shard of a config", group=SCHEDULING)
+    flush_s: float = option(
+        60.0, "seconds after which finished rows are written even if no shard is full", group=SCHEDULING
+    )
+    executor: str = option(
+        "local", "ray: fan the work out over a Ray cluster", group=EXECUTION, choices=EXECUTORS
+    )
+    ray_address: str | None = option(
+        None, "Ray cluster to join (default: RAY_ADDRESS, else a new local one)", group=EXECUTION
+    )
+    ray_options: dict[str, Any] = pairs(
+        "--ray-option",
+        parse_ray_options,
+        "llm_replicas, gpus_per_replica, llm_cpus, batch_size, in_flight, max_attempts",
+        group=EXECUTION,
+    )
 
     def __post_init__(self) -> None:
         """Every setting is checked here, before any model or sandbox starts, so a bad one costs nothing;
         each failure is a `UsageError` naming the option as the command line spells it."""
         if not self.targets:
             raise UsageError("at least one --target is needed")
-        known = compilers.names()
+        known = _target_names()
         unknown = [t for t in self.targets if t.lower() not in known]
         if unknown:
             raise UsageError(f"unknown --target {', '.join(unknown)}; choose from {', '.join(known)}")
@@ -95,6 +215,7 @@ class BuildConfig:
             raise UsageError("--near is a similarity between 0 and 1")
         if self.temperature < 0:
             raise UsageError("--temperature must be 0 or more")
+        _one_of("llm", self.llm, LLMS)
         _one_of("executor", self.executor, EXECUTORS)
         _one_of("sandbox", self.sandbox, SANDBOXES)
         _one_of("select", self.select, STRATEGIES)
@@ -119,7 +240,7 @@ class BuildConfig:
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return options.flag(BuildConfig, name)
 
 
 def _at_least(low: int, **values: int | None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language, Unsupported
 from multiplt.compilers.units import signature_of, unit_of
+from multiplt.config import BuildConfig
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
 from multiplt.records import Candidate, TestedFunction
@@ -26,14 +27,19 @@ COVERAGE_THRESHOLD = TestgenConfig.coverage_threshold
 
 @dataclass(frozen=True)
 class TranslateConfig:
-    """MultiPL-T's defaults: 50 samples at temperature 0.8, the Python body shown as a comment."""
+    """MultiPL-T's defaults: 50 samples at temperature 0.8, the Python body shown as a comment.
 
-    n: int = 50
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 512
-    seed: int = 0
-    python_body: bool = True
+    Each default is the build's (`BuildConfig`, where the setting is declared with its help and
+    option), so the stage used alone samples as a build does; top_p, which a build does not expose,
+    is the model layer's (`Sampling`).
+    """
+
+    n: int = BuildConfig.n
+    temperature: float = BuildConfig.temperature
+    top_p: float = Sampling.top_p
+    max_tokens: int = BuildConfig.max_tokens
+    seed: int = BuildConfig.seed
+    python_body: bool = BuildConfig.python_body
 
     def sampling(self, language: Language, *, unit: bool = False) -> Sampling:
         """A unit's completion goes on past its first definition, so it stops only where no

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from multiplt.config import BuildConfig
 from multiplt.llm.base import GenerationStats, Sampling
 from multiplt.testgen.prompt import STOP
 
@@ -15,19 +16,24 @@ class TestgenConfig:
     `k` is the most completions a function gets. With `stop_early` they come `round` at a time and a
     function stops once its passing asserts reach `coverage_threshold`; without it all k are drawn
     at once (MultiPL-T). Either way sample i is the same sample, so the two share one cache.
+
+    A setting that a build also has takes its default from `BuildConfig`'s field, where it is
+    declared with its help; temperature and top_p, which a build does not expose for tests, take the
+    model layer's (`Sampling`). `stop_early` defaults to off here (the batch API draws all k, as
+    MultiPL-T did) while a build stops early unless `--tests-all`: that difference is deliberate.
     """
 
     __test__ = False  # not a pytest class
 
-    k: int = 4
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 256
-    seed: int = 0
-    coverage_threshold: float = 0.9
+    k: int = BuildConfig.tests_k
+    temperature: float = Sampling.temperature
+    top_p: float = Sampling.top_p
+    max_tokens: int = BuildConfig.tests_max_tokens
+    seed: int = BuildConfig.seed
+    coverage_threshold: float = BuildConfig.coverage
     timeout_s: float = 5.0
     max_asserts: int = 40
-    round: int = 1
+    round: int = BuildConfig.tests_round
     stop_early: bool = False
     chunk_size: int = 8  # functions in flight at once in `generate_tests`
     progress: bool = True
