@@ -144,7 +144,7 @@ class BuildConfig:
     per_function: int | None = option(None, "keep at most this many translations per function", group=OUTPUT)
     near: float = option(0.8, "MinHash similarity counted as a near duplicate", group=OUTPUT)
     mix: str | None = option(
-        None, "instruction export proportions, e.g. racket=2,lua=1,python=1", group=OUTPUT
+        None, "instruction export proportions, LANGUAGE=WEIGHT,... (python and the targets)", group=OUTPUT
     )
     sandbox: str = option(
         "docker",
