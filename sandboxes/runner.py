@@ -407,6 +407,8 @@ class Evaluator:
             if left <= 0 or not self.alive():
                 return ""
             ready, _, _ = select.select([self.ans_r], [], [], min(left, 0.05))
+            if not ready and _state_of(self.pid) in ("T", "t"):
+                os.kill(self.pid, signal.SIGCONT)  # the program it just forked stopped it: it serves on
             if ready:
                 try:
                     chunk = os.read(self.ans_r, 1)
@@ -475,6 +477,14 @@ class Evaluator:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _state_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _parent_of(pid: int) -> int | None:

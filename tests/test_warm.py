@@ -59,12 +59,12 @@ def warm(require_docker):
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_an_attack_on_the_evaluator_costs_only_itself(warm, name):
-    attack, right, wrong = warm.run(
-        [Program("python", ATTACKS[name], 5.0), Program("python", CORRECT, 10), Program("python", WRONG, 10)]
-    )
+    (attack,) = warm.run([Program("python", ATTACKS[name], 5.0)])
+    fallbacks = len(warm.warm_fallbacks)  # the attack itself may have had to run cold
+    right, wrong = warm.run([Program("python", CORRECT, 10), Program("python", WRONG, 10)])
     assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
     assert wrong.status == "fail" and "AssertionError" in wrong.stderr, (name, wrong)
-    assert len(warm.warm_fallbacks) == 0, warm.warm_fallbacks  # a killed evaluator is restarted, not skipped
+    assert len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks  # the next ones are served warm
     if name == "write into its memory":
         assert attack.status == "fail" and "wrote" not in attack.stdout, attack  # undumpable: refused
 
@@ -139,12 +139,12 @@ def warm_r(require_docker):
 
 @pytest.mark.parametrize("name", list(R_ATTACKS))
 def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
-    attack, right, wrong = warm_r.run(
-        [Program("r", R_ATTACKS[name], 5.0), Program("r", R_CORRECT, 15), Program("r", R_WRONG, 15)]
-    )
+    (attack,) = warm_r.run([Program("r", R_ATTACKS[name], 5.0)])
+    fallbacks, runs = len(warm_r.warm_fallbacks), warm_r.warm_runs
+    right, wrong = warm_r.run([Program("r", R_CORRECT, 15), Program("r", R_WRONG, 15)])
     assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
     assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
-    assert warm_r.warm_runs >= 2 and not warm_r.warm_fallbacks, warm_r.warm_fallbacks
+    assert warm_r.warm_runs == runs + 2 and len(warm_r.warm_fallbacks) == fallbacks, warm_r.warm_fallbacks
 
 
 def humaneval_runs(lang: str, problems: list) -> list[Program]:
