@@ -119,20 +119,28 @@ def main() -> None:
         request = json.loads(line)
         # The intermediate fork hands the program's pid back and exits; it is reaped before the runner
         # hears of the program, so no trace of it is left for the program to see.
+        # The program waits for `go` until then, so it never sees the intermediate fork either.
         pid_r, pid_w = os.pipe()
+        go_r, go_w = os.pipe()
         middle = os.fork()
         if middle == 0:
             os.close(pid_r)
+            os.close(go_w)
             program = os.fork()
             if program == 0:
                 os.close(pid_w)
+                os.read(go_r, 1)
+                os.close(go_r)
                 _run(request)
             os.write(pid_w, str(program).encode())
             os._exit(0)
         os.close(pid_w)
+        os.close(go_r)
         program_pid = os.read(pid_r, 32)
         os.close(pid_r)
         os.waitpid(middle, 0)
+        os.write(go_w, b"g")
+        os.close(go_w)
         os.write(4, b"PID " + program_pid + b"\n")
 
 
