@@ -46,6 +46,152 @@ _PRELUDE = r"""
         (eprintf "FAIL ~a: ~a -- got ~s\n" i text actual)))))
 """
 
+# The warm evaluator: Racket starts once per container with the `racket` language instantiated and
+# runs each program in-process (see the runner's `Evaluator`), which costs a tenth of a cold start. A
+# fork per program, as R and Python do, was measured here at under half that gain: the fork's
+# copy-on-write faults made each expansion of `#lang racket` as slow again as the rest of its work.
+# A program runs as `racket main.rkt` runs it: the evaluator is itself started as `racket main.rkt`,
+# so run-file and the namespace's shape are the same; each program gets a fresh namespace with
+# `racket` attached (nothing but racket/base bound at the top level, as cold), runs its
+# configure-runtime submodule, the module and its main submodule, and an uncaught error prints and
+# ends it with 1, as cold. Confinement: a thread of its own under a custodian of its own (shutting it
+# down ends every thread, port and subprocess it made), fresh parameters (ports on duplicates of the
+# evaluator's descriptors, directory, environment copy, random generator, plumber, exit handler that
+# ends only the program), and a module name resolver that notes any module the evaluator cannot
+# vouch for (unsafe operations, the FFI, primitive instances beyond the kernel's): the evaluator then
+# answers RECYCLE and the runner replaces it before the next program.
+_EVALUATOR = r"""#lang racket/base
+;; multiplt: the warm evaluator of Racket
+(require ffi/unsafe ffi/unsafe/port racket/port racket/file)
+(define (c name type) (get-ffi-obj name #f type))
+(define c-dup (c "dup" (_fun _int -> _int)))
+(define c-write (c "write" (_fun _int _bytes _size -> _intptr)))
+(define c-read (c "read" (_fun _int _bytes _size -> _intptr)))
+(define c-setenv (c "setenv" (_fun _string _path _int -> _int)))
+;; undumpable: a program's subprocess, running as the same user, cannot ptrace it or write its memory
+(void ((c "prctl" (_fun _int _long _long _long _long -> _int)) 4 0 0 0 0))
+(define (say s) (let ([b (string->bytes/utf-8 s)]) (void (c-write 4 b (bytes-length b)))))
+(define (read-request)
+  (define one (make-bytes 1))
+  (let loop ([acc '()])
+    (cond [(<= (c-read 3 one 1) 0) #f]
+          [(= (bytes-ref one 0) 10) (bytes->string/utf-8 (list->bytes (reverse acc)) #\?)]
+          [else (loop (cons (bytes-ref one 0) acc))])))
+(define shared '(racket racket/lang/reader racket/runtime-config))
+(for ([m shared]) (dynamic-require m #f))
+(define-namespace-anchor anchor)
+(define home (namespace-anchor->namespace anchor))
+(define vouched-primitives '(#%kernel #%core #%read #%main #%paramz #%flfxnum #%runtime))
+(define (vouched? name dir)
+  (let ([n (if (pair? name) (car name) name)])
+    (cond [(symbol? n)
+           (or (memq n vouched-primitives)
+               (not (regexp-match? #rx"^#%" (symbol->string n))))]
+          [(path? n) (not (regexp-match? #rx"unsafe|ffi|/future|/place" (path->string n)))]
+          [else #f])))
+(define (fresh-namespace)
+  (define ns (make-base-empty-namespace))
+  (for ([m shared]) (namespace-attach-module home m ns))
+  ns)
+(define (run-program ns dir file in out err)
+  ;; -> the exit code and whether the evaluator must be replaced
+  (define cust (make-custodian))
+  (define plumber (make-plumber))
+  (define env (environment-variables-copy (current-environment-variables)))
+  (environment-variables-set! env #"HOME" (path->bytes dir))
+  (void (c-setenv "HOME" dir 1))
+  (define code #f)
+  (define recycle #f)
+  (define (finish! v)
+    (unless code (set! code v))
+    (for ([p (list out err)]) (with-handlers ([void void]) (flush-output p)))
+    (with-handlers ([void void]) (plumber-flush-all plumber))
+    (custodian-shutdown-all cust))
+  (define standard (current-module-name-resolver))
+  (define watching
+    (case-lambda
+      [(name namespace) (standard name namespace)]
+      [(path source stx load?)
+       (define r (standard path source stx load?))
+       (unless (vouched? (resolved-module-path-name r) dir) (set! recycle #t))
+       r]))
+  (define module `(file ,(path->string (build-path dir file))))
+  (define (run)
+    (define configure `(submod ,module configure-runtime))
+    (when (module-declared? configure #t) (dynamic-require configure #f))
+    (namespace-require module)
+    (define main `(submod ,module main))
+    (when (module-declared? main #t) (dynamic-require main #f)))
+  (define t
+    (parameterize ([current-custodian cust]
+                   [current-plumber plumber]
+                   [current-namespace ns]
+                   [current-input-port in]
+                   [current-output-port out]
+                   [current-error-port err]
+                   [current-directory dir]
+                   [current-environment-variables env]
+                   [current-command-line-arguments (vector)]
+                   [current-pseudo-random-generator (make-pseudo-random-generator)]
+                   [current-module-name-resolver watching]
+                   [exit-handler (lambda (v) (finish! (if (and (exact-integer? v) (<= 1 v 255)) v 0)))])
+      (thread (lambda ()
+                (with-handlers ([(lambda (e) #t)
+                                 (lambda (e)
+                                   ((error-display-handler)
+                                    (if (exn? e) (exn-message e) (format "uncaught exception: ~e" e))
+                                    e)
+                                   (finish! 1))])
+                  (run))
+                (finish! 0)))))
+  (thread-wait t)
+  (finish! 0)
+  (values code recycle))
+(define (port-on fd name mode)
+  (unsafe-file-descriptor->port (c-dup fd) name mode))
+;; warm up: expand, compile and run a program shaped like the harness's, output thrown away
+(let* ([dir (build-path (current-directory) "warmup")]
+       [file (build-path dir "main.rkt")])
+  (make-directory* dir)
+  (call-with-output-file file #:exists 'truncate
+    (lambda (o) (write-string WARMUP o)))
+  (call-with-values
+   (lambda ()
+     (run-program (fresh-namespace) dir "main.rkt" (open-input-bytes #"") (open-output-nowhere) (open-output-nowhere)))
+   void))
+(void (c-setenv "HOME" (current-directory) 1))
+(say "READY\n")
+(let loop ([ns (fresh-namespace)])
+  (define line (read-request))
+  (unless line (exit 0))
+  (define parts (regexp-split #rx"\t" line))
+  (define dir (string->path (car parts)))
+  (define in (port-on 0 'stdin '(read)))
+  (define out (port-on 1 'stdout '(write)))
+  (define err (port-on 2 'stderr '(write)))
+  (file-stream-buffer-mode err 'none)
+  (define-values (code recycle) (run-program ns dir (cadr parts) in out err))
+  (for ([p (list out err)]) (with-handlers ([void void]) (flush-output p) (close-output-port p)))
+  (close-input-port in)
+  (say (format "EXIT ~a~a\n" code (if recycle " RECYCLE" "")))
+  ;; between programs: collect the last one's garbage while almost nothing of it is live, and make the
+  ;; next one's namespace
+  (collect-garbage 'minor)
+  (loop (fresh-namespace)))
+"""
+
+
+# What the evaluator runs once before it serves: a program shaped like the harness's, so the first real
+# program does not pay for expanding and compiling the language's common forms.
+_WARMUP = (
+    "#lang racket\n(define (f x [y 1]) (for/list ([i (in-range x)]) (hash-ref (hash i y) i)))\n"
+    + _PRELUDE
+    + '(multiplt-check 1 "f" (lambda () (f 2)) (list 1 1) 0.0 0.0)\n'
+    + '(multiplt-check 2 "g" (lambda () (list (set 1.5) "s" #t)) (list (set 1.5) "s" #t) 1e-09 0.0)\n'
+    + '(if (> multiplt-failed 0) (exit 1) (printf "warm\\n"))\n'
+)
+_EVALUATOR = _EVALUATOR.replace("WARMUP", '"' + _WARMUP.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
 
 class Racket(Language):
     name = "racket"
@@ -62,6 +208,16 @@ class Racket(Language):
         timeout_s=20.0,
         version_argv=("racket", "--version"),
         address_space_limit_ok=False,
+        # a file named as the program's: `racket main.rkt` gives the programs their namespace and run-file
+        warm_argv=(
+            "sh",
+            "-c",
+            'printf "%s" "$1" > main.rkt && exec racket main.rkt',
+            "sh",
+            _EVALUATOR,
+        ),
+        warm_protocol="inprocess",
+        warm_recycle_every=200,
     )
     stop_sequences: ClassVar[list[str]] = ["\n(define ", "\n#|", "\n;", "\n(", "\n```"]
     grammar = "racket"

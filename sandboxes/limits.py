@@ -52,6 +52,8 @@ def make_job(
     }
     if warm and runtime.warm_argv:
         job["warm"] = {"argv": list(runtime.warm_argv), "protocol": runtime.warm_protocol}
+        if runtime.warm_recycle_every:
+            job["warm"]["recycle_every"] = runtime.warm_recycle_every
     return job
 
 

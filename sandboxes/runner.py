@@ -349,18 +349,28 @@ class WarmUnavailable(Exception):
 
 
 class Evaluator:
-    """A warmed interpreter that forks once per program (a fork server), speaking lines over two pipes.
+    """A warmed interpreter speaking lines over two pipes; its stdout and stderr are pipes the runner
+    reads for every program.
 
-    The runner writes one JSON line per program (its directory, file, environment and limits); the
-    evaluator forks a child that forks the program's process and exits at once, so the program is
-    orphaned to the runner (PID 1), which reaps it and reads its output as it would a cold run's. The
-    child reports the program's pid in a line `PID <n>`. The evaluator's stdout and stderr are pipes
-    the runner reads for every program, and the evaluator itself never writes to them."""
+    A fork server (protocols "json" and "lines"): the runner writes one line per program (its
+    directory and file; with "json" also its environment and limits); the evaluator forks a child that
+    forks the program's process and exits at once, so the program is orphaned to the runner (PID 1),
+    which reaps it and reads its output as it would a cold run's. The child reports the program's pid
+    in a line `PID <n>`; the evaluator itself never writes to stdout or stderr.
+
+    In-process (protocol "inprocess", for runtimes that cannot fork, or fork too slowly): the
+    evaluator runs the program itself, confined as its language allows, writes the program's output
+    to the pipes and answers `EXIT <code>` when it is over, or `EXIT <code> RECYCLE` when the program
+    used something that could outlive it (the runner then replaces the evaluator). A program that
+    times out, writes too much or kills the evaluator ends the evaluator; its wait status is the
+    program's, as a cold process's would be."""
 
     def __init__(self, spec: dict, job: dict, scratch: str) -> None:
         self.key = json.dumps(spec, sort_keys=True)
         self.protocol = spec.get("protocol", "json")
+        self.inprocess = self.protocol == "inprocess"
         self.served = 0
+        self.status: int | None = None
         home = os.path.join(scratch, "warm")
         _force_remove(home)
         os.mkdir(home, 0o700)
@@ -392,10 +402,15 @@ class Evaluator:
             raise WarmUnavailable(f"the evaluator did not start ({line or 'no answer'})")
 
     def alive(self) -> bool:
+        """Whether it still runs; once it has ended, its wait status is kept in `status`."""
+        if self.status is not None:
+            return False
         try:
-            done, _ = os.waitpid(self.pid, os.WNOHANG)
+            done, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:
             return False
+        if done:
+            self.status = status
         return done == 0
 
     def _answer(self, timeout: float) -> str:
@@ -431,18 +446,23 @@ class Evaluator:
                 except OSError:
                     break
 
-    def spawn(self, request: dict) -> int:
-        """The pid of the program's process, once it is the runner's own child."""
+    def send(self, request: dict) -> None:
+        """Hand the evaluator one program."""
         self.drain()
-        if self.protocol == "lines":  # for evaluators without a JSON reader: directory TAB file
-            body = f"{request['dir']}\t{request['file']}\n".encode()
-        else:
+        if self.protocol == "json":
             body = (json.dumps(request) + "\n").encode("utf-8")
+        else:  # for evaluators without a JSON reader: directory TAB file
+            body = f"{request['dir']}\t{request['file']}\n".encode()
         try:
             while body:
                 body = body[os.write(self.cmd_w, body) :]
         except OSError as exc:
             raise WarmUnavailable(f"the evaluator is gone ({exc})") from exc
+        self.served += 1
+
+    def spawn(self, request: dict) -> int:
+        """The pid of the program's process, once it is the runner's own child."""
+        self.send(request)
         line = self._answer(30.0)
         if not line.startswith("PID "):
             raise WarmUnavailable(f"the evaluator did not fork ({line or 'no answer'})")
@@ -460,14 +480,11 @@ class Evaluator:
             os.setpgid(child, child)
         except OSError:
             pass
-        self.served += 1
         return child
 
     def close(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        if self.status is None:  # once reaped, its pid may already be another process's
+            _kill_group(self.pid)
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -516,6 +533,8 @@ def _evaluator(job: dict, scratch: str) -> Evaluator:
 
 def _execute_warm(job: dict, scratch: str) -> dict:
     ev = _evaluator(job, scratch)
+    if ev.inprocess:
+        return _execute_inprocess(ev, job, scratch)
     workdir = _prepare_workdir(job, scratch)
     ooms_before = oom_kills()
     request = {
@@ -549,6 +568,103 @@ def _execute_warm(job: dict, scratch: str) -> dict:
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
     return result
+
+
+def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
+    """The evaluator runs the program itself: the runner reads its output until it answers `EXIT`,
+    and ends it on a timeout or too much output, as it would end a cold program's process."""
+    workdir = _prepare_workdir(job, scratch)
+    ooms_before = oom_kills()
+    start = time.monotonic()
+    try:
+        ev.send({"dir": workdir, "file": job["filename"]})
+    except WarmUnavailable:
+        ev.close()
+        _EVALUATOR.clear()
+        _clean_up(workdir, True)
+        raise
+    keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
+    got = _collect_answer(ev, start + float(job["timeout"]), keep, limit)
+    seconds = time.monotonic() - start
+    oom = ooms_before >= 0 and oom_kills() > ooms_before
+    ended = got["status"] is None
+    if ended or oom or got["recycle"]:
+        ev.close()
+        _EVALUATOR.clear()
+        if ended:
+            got["status"] = ev.status if ev.status is not None else 9
+    _kill_everything_else(keep=(ev.pid,) if _EVALUATOR else ())
+    if _EVALUATOR:
+        os.kill(ev.pid, signal.SIGCONT)  # a program may have stopped it (SIGSTOP): it serves on
+    _clean_up(workdir, True, keep=(ev.pid,) if _EVALUATOR else ())
+    result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
+    result["warm"] = True
+    return result
+
+
+def _collect_answer(ev: Evaluator, deadline: float, keep: int, limit: int) -> dict:
+    """Output of an in-process program until the evaluator's `EXIT` line. `status` is a wait status
+    built from the answered code, or None when the evaluator ended instead (died, was killed for a
+    timeout or too much output): its own wait status is then in `ev.status`."""
+    buffers = {ev.out_r: bytearray(), ev.err_r: bytearray()}
+    answer = bytearray()
+    total = 0
+    timed_out = output_exceeded = False
+    while b"\n" not in answer:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([ev.ans_r, ev.out_r, ev.err_r], [], [], min(left, 0.05))
+        if not ready:
+            if not ev.alive():
+                break
+            if _state_of(ev.pid) in ("T", "t"):
+                os.kill(ev.pid, signal.SIGCONT)  # stopped by the program: time runs on, as cold
+            continue
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            if fd == ev.ans_r:
+                answer += chunk
+                continue
+            total += len(chunk)
+            if len(buffers[fd]) < keep:
+                buffers[fd] += chunk[: keep - len(buffers[fd])]
+            if total > limit:
+                output_exceeded = True
+        if output_exceeded or not ev.alive():
+            break
+    for fd, buf in buffers.items():  # what the program wrote before its end
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError, OSError):
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+            if len(buf) < keep:
+                buf += chunk[: keep - len(buf)]
+    words = answer.decode("utf-8", "replace").split()
+    status = None
+    if not (timed_out or output_exceeded) and len(words) >= 2 and words[0] == "EXIT" and words[1].isdigit():
+        status = (int(words[1]) & 0xFF) << 8  # a normal exit with that code, as waitpid would give
+    elif ev.status is None:
+        _kill_group(ev.pid)
+        try:
+            _, ev.status = os.waitpid(ev.pid, 0)
+        except ChildProcessError:
+            pass
+    return {
+        "status": status,
+        "timeout": timed_out,
+        "output_exceeded": output_exceeded,
+        "buffers": buffers,
+        "recycle": "RECYCLE" in words[2:],
+    }
 
 
 def _exit_code(status: int) -> int:

@@ -47,8 +47,13 @@ class Runtime:
     """How to start the runtime's warm evaluator (a fork server speaking the runner's line protocol,
     see `runner.Evaluator`); empty where the runtime has none and every program starts cold."""
     warm_protocol: str = "json"
-    """How the runner words a request to the evaluator: "json" (directory, file, environment, limits)
-    or "lines" (directory TAB file; the program inherits the evaluator's environment and limits)."""
+    """How the evaluator runs a program and how the runner words a request (see `runner.Evaluator`):
+    "json" (a fork per program; directory, file, environment, limits), "lines" (a fork per program;
+    directory TAB file, the program inherits the evaluator's environment and limits) or "inprocess"
+    (directory TAB file; the evaluator runs the program itself and answers its exit code)."""
+    warm_recycle_every: int = 0
+    """Replace the evaluator after this many programs (0: never); for in-process evaluators, whose
+    memory a long series of programs can fragment."""
     address_space_limit_ok: bool = True
     """False where the runtime reserves far more virtual memory than it uses (LocalSandbox then
     cannot cap memory with RLIMIT_AS; containers use the cgroup instead)."""

@@ -1,0 +1,111 @@
+"""Racket's warm evaluator runs each program in-process (a fork per program was measured at under half
+the gain), so isolation is its own work: a thread and custodian per program, fresh parameters, a fresh
+namespace, and a replacement evaluator after anything it cannot vouch for. Each attack is followed by a
+correct program that must pass and a wrong one that must fail, served warm by the same container.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from multiplt.records import Program
+
+pytestmark = pytest.mark.docker
+
+# Both check what an attack could have left behind: an environment variable, a printing parameter,
+# the directory, the exit handler, the ports.
+_CHECKED = (
+    "#lang racket\n(define (f x) (+ x {k}))\n"
+    '(unless (and (equal? (f 1) 2) (not (getenv "MULTIPLT_POLLUTED")) (print-as-expression)\n'
+    '             (equal? (path->string (current-directory)) "/scratch/run/"))\n'
+    "  (exit 1))\n"
+    '(printf "ok\\n")\n'
+)
+RIGHT = _CHECKED.format(k=1)
+WRONG = _CHECKED.format(k=2)
+
+ATTACKS = {
+    "kill the evaluator": '#lang racket\n(system "kill -9 $PPID")\n',
+    "stop the evaluator": '#lang racket\n(system "kill -STOP $PPID")\n(printf "resumed\\n")\n',
+    "write into its memory": "#lang racket\n"
+    "(system \"python3 -c 'import sys; open(\\\"/proc/\\\" + sys.argv[1] + \\\"/mem\\\", \\\"r+b\\\")"
+    ".write(b\\\"x\\\"); print(\\\"wrote\\\")' $PPID\")\n",
+    "corrupt its parameters": "#lang racket\n"
+    "(print-as-expression #f)\n(exit-handler void)\n(error-display-handler void)\n"
+    '(current-directory "/")\n(putenv "MULTIPLT_POLLUTED" "1")\n(random-seed 1)\n'
+    "(current-namespace (make-base-namespace))\n(current-command-line-arguments (vector \"x\"))\n"
+    "(close-output-port (current-error-port))\n(current-output-port (open-output-nowhere))\n",
+    "redefine +, equal? and exit": "#lang racket\n(define (+ a b) 2)\n(define (equal? a b) #t)\n"
+    "(define (exit . _) (void))\n(set! f (lambda (x) 2))\n(define (f x) x)\n",
+    "leave a thread running": "#lang racket\n(void (thread (lambda () (let loop () (sleep 0.05)\n"
+    '  (putenv "MULTIPLT_POLLUTED" "1") (printf "ok\\n") (flush-output) (loop)))))\n',
+    "leave a subprocess writing": '#lang racket\n(void (system "(sleep 0.3; echo ok) &"))\n',
+    "change the evaluator through the FFI": "#lang racket\n(require ffi/unsafe)\n"
+    '((get-ffi-obj "setenv" #f (_fun _string _string _int -> _int)) "MULTIPLT_POLLUTED" "1" 1)\n'
+    '((get-ffi-obj "chdir" #f (_fun _string -> _int)) "/")\n',
+    "shut its own custodian down": "#lang racket\n(custodian-shutdown-all (current-custodian))\n",
+    "exit from another thread": '#lang racket\n(thread-wait (thread (lambda () (exit 0))))\n(printf "ok\\n")\n',
+    "exhaust memory": "#lang racket\n(let loop ([l '()]) (loop (cons (make-bytes 50000000 1) l)))\n",
+    "hang": "#lang racket\n(let loop () (loop))\n",
+}
+
+
+@pytest.fixture(scope="module")
+def warm(require_docker):
+    require_docker(["racket"])
+    from multiplt.runtimes import Sandbox
+
+    with Sandbox(["racket"], concurrency=1, mode="warm") as box:
+        yield box
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_an_attack_on_the_racket_evaluator_costs_only_itself(warm, name):
+    (attack,) = warm.run([Program("racket", ATTACKS[name], 5.0)])
+    fallbacks, runs = len(warm.warm_fallbacks), warm.warm_runs
+    right, wrong = warm.run([Program("racket", RIGHT, 20), Program("racket", WRONG, 20)])
+    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
+    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
+    assert warm.warm_runs == runs + 2 and len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks
+    if name == "write into its memory":
+        assert "wrote" not in attack.stdout, attack  # undumpable: the kernel refuses
+    if name == "hang":
+        assert attack.status == "timeout", attack
+    if name == "exhaust memory":
+        assert attack.status in ("oom", "crashed", "fail"), attack
+
+
+# Programs whose every observable differs if the in-process run is not the cold run's twin: the top
+# level's bindings, submodules, errors, raised non-exceptions, exit codes, stderr, run-file, paths.
+EDGES = [
+    '#lang racket\n(define (f x) (+ x 1))\n(unless (equal? (f 1) 2) (exit 1))\n(printf "ok\\n")\n',
+    "#lang racket\n(car '())\n(printf \"not reached\\n\")\n",
+    "#lang racket\n(displayln (with-handlers ([void exn-message]) (eval '(+ 1 2))))\n"
+    '(module+ main (displayln "main"))\n(module+ test (displayln "test"))\n',
+    "#lang racket\n(raise 42)\n",
+    '#lang racket\n(eprintf "x")\n',
+    "#lang racket\n(exit 7)\n",
+    "#lang racket\n(exit 'not-a-code)\n",
+    '#lang racket\n(printf "partial")\n(exit 3)\n',
+    "#lang racket\n(print (list 1 \"a\" 'b))\n(newline)\n(write (hash 1 2))\n",
+    "#lang racket\n(displayln (list (current-command-line-arguments) (current-directory) (getenv \"HOME\")\n"
+    "  (find-system-path 'temp-dir) (find-system-path 'run-file) (find-system-path 'home-dir)))\n",
+    "#lang racket\n(define t (thread (lambda () (car '()))))\n(thread-wait t)\n(printf \"ok\\n\")\n",
+    '#lang racket\n(displayln (read-line))\n(displayln (system "pwd"))\n',
+    "#lang racket/base\n(require racket/list)\n(displayln (first (list 1 2)))\n",
+    '#lang racket\n(with-output-to-file "x.txt" (lambda () (display "data")))\n(display (file->string "x.txt"))\n',
+]
+
+
+def test_cold_and_warm_runs_are_the_same(require_docker):
+    from multiplt.runtimes import Sandbox
+
+    require_docker(["racket"])
+    seen = {}
+    for mode in ("cold", "warm"):
+        with Sandbox(["racket"], concurrency=2, mode=mode) as box:
+            outs = box.run([Program("racket", code, 30) for code in EDGES])
+            assert box.warm_runs == (len(EDGES) if mode == "warm" else 0), box.warm_fallbacks
+        # stderr's text differs only in the error context's stack lines; whether there is any is the verdict
+        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    assert seen["cold"] == seen["warm"]
