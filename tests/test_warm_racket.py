@@ -28,12 +28,12 @@ ATTACKS = {
     "kill the evaluator": '#lang racket\n(system "kill -9 $PPID")\n',
     "stop the evaluator": '#lang racket\n(system "kill -STOP $PPID")\n(printf "resumed\\n")\n',
     "write into its memory": "#lang racket\n"
-    "(system \"python3 -c 'import sys; open(\\\"/proc/\\\" + sys.argv[1] + \\\"/mem\\\", \\\"r+b\\\")"
-    ".write(b\\\"x\\\"); print(\\\"wrote\\\")' $PPID\")\n",
+    '(system "python3 -c \'import sys; open(\\"/proc/\\" + sys.argv[1] + \\"/mem\\", \\"r+b\\")'
+    '.write(b\\"x\\"); print(\\"wrote\\")\' $PPID")\n',
     "corrupt its parameters": "#lang racket\n"
     "(print-as-expression #f)\n(exit-handler void)\n(error-display-handler void)\n"
     '(current-directory "/")\n(putenv "MULTIPLT_POLLUTED" "1")\n(random-seed 1)\n'
-    "(current-namespace (make-base-namespace))\n(current-command-line-arguments (vector \"x\"))\n"
+    '(current-namespace (make-base-namespace))\n(current-command-line-arguments (vector "x"))\n'
     "(close-output-port (current-error-port))\n(current-output-port (open-output-nowhere))\n",
     "redefine +, equal? and exit": "#lang racket\n(define (+ a b) 2)\n(define (equal? a b) #t)\n"
     "(define (exit . _) (void))\n(set! f (lambda (x) 2))\n(define (f x) x)\n",
@@ -79,7 +79,7 @@ def test_an_attack_on_the_racket_evaluator_costs_only_itself(warm, name):
 # level's bindings, submodules, errors, raised non-exceptions, exit codes, stderr, run-file, paths.
 EDGES = [
     '#lang racket\n(define (f x) (+ x 1))\n(unless (equal? (f 1) 2) (exit 1))\n(printf "ok\\n")\n',
-    "#lang racket\n(car '())\n(printf \"not reached\\n\")\n",
+    '#lang racket\n(car \'())\n(printf "not reached\\n")\n',
     "#lang racket\n(displayln (with-handlers ([void exn-message]) (eval '(+ 1 2))))\n"
     '(module+ main (displayln "main"))\n(module+ test (displayln "test"))\n',
     "#lang racket\n(raise 42)\n",
@@ -87,10 +87,10 @@ EDGES = [
     "#lang racket\n(exit 7)\n",
     "#lang racket\n(exit 'not-a-code)\n",
     '#lang racket\n(printf "partial")\n(exit 3)\n',
-    "#lang racket\n(print (list 1 \"a\" 'b))\n(newline)\n(write (hash 1 2))\n",
-    "#lang racket\n(displayln (list (current-command-line-arguments) (current-directory) (getenv \"HOME\")\n"
+    '#lang racket\n(print (list 1 "a" \'b))\n(newline)\n(write (hash 1 2))\n',
+    '#lang racket\n(displayln (list (current-command-line-arguments) (current-directory) (getenv "HOME")\n'
     "  (find-system-path 'temp-dir) (find-system-path 'run-file) (find-system-path 'home-dir)))\n",
-    "#lang racket\n(define t (thread (lambda () (car '()))))\n(thread-wait t)\n(printf \"ok\\n\")\n",
+    '#lang racket\n(define t (thread (lambda () (car \'()))))\n(thread-wait t)\n(printf "ok\\n")\n',
     '#lang racket\n(displayln (read-line))\n(displayln (system "pwd"))\n',
     "#lang racket/base\n(require racket/list)\n(displayln (first (list 1 2)))\n",
     '#lang racket\n(with-output-to-file "x.txt" (lambda () (display "data")))\n(display (file->string "x.txt"))\n',
