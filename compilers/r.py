@@ -66,12 +66,31 @@ multiplt_check <- function(i, text, thunk, expected, rel, abs_tol, eq = multiplt
 
 # The warm evaluator (a fork server, see the runner's `Evaluator`): R starts once per container and
 # forks per program, so every program runs in a pristine copy of the started interpreter and leaves
-# nothing behind. The intermediate fork hands the program's pid back and exits, which orphans the
-# program to the runner; the program gets its own working directory, HOME and an empty tempdir.
+# nothing behind. Both forks are estranged (`parallel` keeps no pipe to them, so neither waits on the
+# evaluator): the intermediate one writes the program's pid to the runner itself and exits, which
+# orphans the program to the runner. The program gets its own working directory, HOME and an empty
+# tempdir. It runs without the byte-code JIT (`mcfork` turns it off in a child; a fresh Rscript has it
+# on): the same semantics and far less work for a test program, whose loops run a few times while
+# their compilation costs more than the rest of the run; only speed differs, and a warm timeout is
+# re-run cold by the runner, so it cannot change a verdict. It ends
+# as Rscript ends a script (`.Last`, then output flushed, exit status 0), or with the status given to
+# `quit`/`q`, which the evaluator provides on the search path: without R's own clean-up, which here
+# would cost more than the whole program (R's quit tears down a session that is not the program's).
 _EVALUATOR = r"""
 # multiplt: the warm evaluator of R
 local({
   invisible(loadNamespace("parallel"))
+  leave <- function(status, runLast = TRUE) {
+    try(.Internal(printDeferredWarnings()))
+    if (runLast && exists(".Last", envir = globalenv(), mode = "function", inherits = FALSE)) try(get(".Last", envir = globalenv())())
+    flush(stdout())
+    flush(stderr())
+    .Call(parallel:::C_mc_exit, as.integer(status))
+  }
+  exits <- list(
+    quit = function(save = "default", status = 0L, runLast = TRUE) leave(status, runLast)
+  )
+  exits$q <- exits$quit
   cmd <- file("/dev/fd/3", open = "r", blocking = TRUE, raw = TRUE)
   ans <- file("/dev/fd/4", open = "w", blocking = TRUE, raw = TRUE)
   writeLines("READY", ans)
@@ -80,24 +99,23 @@ local({
     line <- readLines(cmd, n = 1L)
     if (length(line) == 0L) quit(save = "no", status = 0L)
     parts <- strsplit(line, "\t", fixed = TRUE)[[1L]]
-    middle <- parallel:::mcfork()
+    middle <- parallel:::mcfork(estranged = TRUE)
     if (inherits(middle, "masterProcess")) {
-      program <- parallel:::mcfork()
+      program <- parallel:::mcfork(estranged = TRUE)
       if (inherits(program, "masterProcess")) {
         close(cmd)
         close(ans)
         setwd(parts[[1L]])
         Sys.setenv(HOME = parts[[1L]])
         dir.create(tempdir(), showWarnings = FALSE, recursive = TRUE)
+        attach(exits, name = "multiplt:exit", warn.conflicts = FALSE)
         source(parts[[2L]], echo = FALSE)
-        quit(save = "no", status = 0L)
+        leave(0L)
       }
-      parallel:::sendMaster(program$pid)
-      parallel:::mcexit(0L)
+      writeLines(paste("PID", program$pid), ans)
+      flush(ans)
+      .Call(parallel:::C_mc_exit, 0L)
     }
-    pid <- parallel::mccollect(middle, wait = TRUE)[[1L]]
-    writeLines(paste("PID", pid), ans)
-    flush(ans)
   }
 })
 """

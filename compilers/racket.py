@@ -70,6 +70,7 @@ _EVALUATOR = r"""#lang racket/base
 (define c-setenv (c "setenv" (_fun _string _path _int -> _int)))
 ;; undumpable: a program's subprocess, running as the same user, cannot ptrace it or write its memory
 (void ((c "prctl" (_fun _int _long _long _long _long -> _int)) 4 0 0 0 0))
+(void (environment-variables-set! (current-environment-variables) #"PLT_CS_COMPILE_LIMIT" #f))
 (define (say s) (let ([b (string->bytes/utf-8 s)]) (void (c-write 4 b (bytes-length b)))))
 (define (read-request)
   (define one (make-bytes 1))
@@ -217,6 +218,10 @@ class Racket(Language):
             _EVALUATOR,
         ),
         warm_protocol="inprocess",
+        # the evaluator interprets the programs' code instead of compiling it to machine code: a test
+        # program runs once, and its compilation cost more than its run (same semantics; a warm
+        # timeout is re-run cold)
+        warm_env={"PLT_CS_COMPILE_LIMIT": "0"},
         warm_recycle_every=200,
     )
     stop_sequences: ClassVar[list[str]] = ["\n(define ", "\n#|", "\n;", "\n(", "\n```"]

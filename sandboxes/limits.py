@@ -52,6 +52,10 @@ def make_job(
     }
     if warm and runtime.warm_argv:
         job["warm"] = {"argv": list(runtime.warm_argv), "protocol": runtime.warm_protocol}
+        if runtime.warm_env:
+            job["warm"]["env"] = dict(runtime.warm_env)
+        if not runtime.warm_recheck:
+            job["warm"]["recheck"] = False
         if runtime.warm_recycle_every:
             job["warm"]["recycle_every"] = runtime.warm_recycle_every
     return job

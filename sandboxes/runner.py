@@ -306,16 +306,25 @@ def _clean_up(workdir: str, contained: bool, keep: tuple[int, ...] = ()) -> None
 def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
     """Run one program and report raw facts; the host applies the language's pass rule.
 
-    A job that names a warm evaluator (`warm`) runs in a fork of that evaluator when the runner is
-    PID 1 of a container (orphans are reparented to it, so it reaps the fork itself); anything that
-    keeps the evaluator from serving falls back to a cold start of the same program."""
+    A job that names a warm evaluator (`warm`) runs in it when the runner is PID 1 of a container
+    (orphans are reparented to it, so it reaps a fork itself); anything that keeps the evaluator from
+    serving falls back to a cold start of the same program, and so does a warm run that timed out or
+    ran out of memory."""
     if job.get("warm") and contained:
         try:
-            return _execute_warm(job, scratch)
+            result = _execute_warm(job, scratch)
         except WarmUnavailable as exc:
             result = _execute_cold(job, scratch, contained)
             result["warm_fallback"] = str(exc)
             return result
+        # Time and memory are what a warm run may spend differently (a shared heap, no JIT): unless
+        # the runtime says its warm runs spend them as cold ones do, such a verdict is the cold run's.
+        for limit, why in (("timeout", "timed out warm"), ("oom", "ran out of memory warm")):
+            if result.get(limit) and job["warm"].get("recheck", True):
+                result = _execute_cold(job, scratch, contained)
+                result["warm_fallback"] = f"{why}; re-run cold"
+                break
+        return result
     return _execute_cold(job, scratch, contained)
 
 

@@ -51,6 +51,12 @@ class Runtime:
     "json" (a fork per program; directory, file, environment, limits), "lines" (a fork per program;
     directory TAB file, the program inherits the evaluator's environment and limits) or "inprocess"
     (directory TAB file; the evaluator runs the program itself and answers its exit code)."""
+    warm_env: Mapping[str, str] = field(default_factory=dict)
+    """Environment of the evaluator alone, on top of `env` (settings of the interpreter that only its
+    warm runs want; the evaluator hides them from the programs)."""
+    warm_recheck: bool = True
+    """Re-run cold a program that timed out or ran out of memory warm: true unless warm runs spend time
+    and memory as a cold run does minus the start (a fork of the same interpreter, same settings)."""
     warm_recycle_every: int = 0
     """Replace the evaluator after this many programs (0: never); for in-process evaluators, whose
     memory a long series of programs can fragment."""

@@ -145,6 +145,40 @@ def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
     assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
     assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
     assert warm_r.warm_runs == runs + 2 and len(warm_r.warm_fallbacks) == fallbacks, warm_r.warm_fallbacks
+    if name == "hang":  # R runs warm without its JIT: a warm timeout is re-run cold before it counts
+        assert attack.status == "timeout" and warm_r.warm_fallbacks[-1].startswith("timed out warm"), attack
+
+
+# How an R script can end, and what it can see: the same status, exit code and stdout both ways.
+R_EDGES = [
+    R_CORRECT,
+    R_WRONG,
+    "cat('a')\nquit(status = 3)\ncat('not reached')\n",
+    "cat('a')\nq('no', 4, FALSE)\n",
+    "cat('before')\nbase::quit(status = 5)\n",
+    ".Last <- function() cat('last\\n')\ncat('body\\n')\n",
+    ".Last <- function() cat('last\\n')\nquit(status = 2, runLast = FALSE)\n",
+    "stop('boom')\ncat('not reached')\n",
+    "warning('careful')\ncat('ok\\n')\n",
+    "cat(file.exists(tempdir()), getwd(), Sys.getenv('HOME'), length(ls()), '\\n')\n",
+    "writeLines('x', file.path(tempdir(), 'left.txt'))\ncat(list.files(tempdir()), '\\n')\n",
+    "f <- function(n) { s <- 0; for (i in seq_len(n)) s <- s + i; s }\ncat(f(1e5), '\\n')\n",
+    "cat(readLines(file('stdin')), '\\n')\n",
+    "print(search()[1])\n",
+]
+
+
+def test_cold_and_warm_r_runs_are_the_same(require_docker):
+    from multiplt.runtimes import Sandbox
+
+    require_docker(["r"])
+    seen = {}
+    for mode in ("cold", "warm"):
+        with Sandbox(["r"], concurrency=1, mode=mode) as box:
+            outs = box.run([Program("r", code, 15) for code in R_EDGES] * 2)  # twice: nothing carries over
+            assert box.warm_runs == (2 * len(R_EDGES) if mode == "warm" else 0), box.warm_fallbacks
+        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    assert seen["cold"] == seen["warm"]
 
 
 def humaneval_runs(lang: str, problems: list) -> list[Program]:

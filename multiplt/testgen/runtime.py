@@ -20,4 +20,7 @@ PYTHON = Runtime(
     timeout_s=5.0,
     version_argv=("python3", "--version"),
     warm_argv=("python3", "-c", EVALUATOR_SOURCE),
+    # a fork of the same interpreter with coverage.py imported: a warm run does a cold run's work
+    # minus the start, so its timeout or out-of-memory is the cold verdict too
+    warm_recheck=False,
 )
