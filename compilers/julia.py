@@ -60,6 +60,94 @@ end
 """
 
 
+# The warm evaluator: Julia starts once per container, with the interpreter instead of the compiler
+# (`--compile=min`: a test program runs once, and compiling it cost ten times its run; the same
+# semantics, and a warm timeout is re-run cold), and runs each program in-process, in a fresh module
+# named Main (see the runner's `Evaluator`). A fork per program is not possible: Julia's JIT shares its
+# code memory with a forked child, which crashes it. The module's `exit` ends only the program, and a
+# program whose exit was swallowed by its own `try` is re-run cold (a cold exit cannot be caught).
+# Before running a program, the evaluator reads it: one that names what could reach beyond its
+# module (Base, Core, Main, eval, ccall, the environment, tasks, finalizers, atexit hooks, commands,
+# `typeof` in a method head, ...) is run cold instead, so no program can leave a method, a global or a
+# task behind. After each program, a changed environment or a replaced or closed standard stream
+# replaces the evaluator.
+_EVALUATOR = r"""# multiplt: the warm evaluator of Julia
+struct MultipltWarmExit <: Exception
+    code::Int
+end
+const reaching = r"\b(Base|Core|Main|eval|include|include_string|ccall|cglobal|llvmcall|unsafe_\w*|pointer|Ptr|ENV|cd|redirect_stdout|redirect_stderr|redirect_stdin|atexit|finalizer|Threads|Task|Timer|schedule|yield|Channel|Condition|notify|wait|asyncmap|Libc|Libdl|typeof|parentmodule|getfield|setfield!|getproperty|setproperty!|Symbol|Expr|Meta|invokelatest|invoke|methods|which|Distributed|Sockets|run|pipeline|Cmd|exit_on_sigint|disable_sigint|reenable_sigint|PROGRAM_FILE|ARGS|DEPOT_PATH|LOAD_PATH|import)\b|@async|@spawn|@sync|@task|@eval|@__MODULE__|@generated|@ccall|@threads|`"
+const home = pwd()
+const saved = (stdout, stderr, stdin)
+function run_program(dir::String, file::String)
+    # -> (code, verdict): verdict is "" (served), "COLD" (run it cold instead) or "RECYCLE"
+    path = joinpath(dir, file)
+    text = read(path, String)
+    occursin(reaching, text) && return (0, "COLD")
+    env = copy(ENV)
+    m = Module(:Main)
+    exited = Ref{Any}(nothing)
+    Core.eval(m, :(eval(x) = Core.eval($m, x)))
+    Core.eval(m, :(include(x) = Base.include($m, x)))
+    Core.eval(m, :(function exit(code::Integer = 0)
+        $exited[] === nothing && ($exited[] = Int(code))
+        throw($MultipltWarmExit(code))
+    end))
+    cd(dir)
+    ENV["HOME"] = dir
+    code = 0
+    caught = false
+    try
+        Base.include(m, path)
+    catch e
+        inner = e
+        while inner isa LoadError
+            inner = inner.error
+        end
+        if inner isa MultipltWarmExit
+            code = inner.code
+            caught = true
+        else
+            Base.display_error(stderr, e, catch_backtrace())
+            code = 1
+        end
+    end
+    flush(stdout)
+    flush(stderr)
+    exited[] !== nothing && !caught && return (code, "COLD")  # the program caught its own exit
+    ENV["HOME"] = home
+    cd(home)
+    changed = ENV != env || (stdout, stderr, stdin) != saved || !all(isopen, saved)
+    return (code & 0xff, changed ? "RECYCLE" : "")
+end
+cmd = fdio(3, false)
+answers = fdio(4, false)
+mkpath(joinpath(home, "warmup"))
+write(joinpath(home, "warmup", "main.jl"), WARMUP)
+run_program(joinpath(home, "warmup"), "main.jl")
+write(answers, "READY\n")
+flush(answers)
+while !eof(cmd)
+    parts = split(readline(cmd), '\t')
+    code, verdict = run_program(String(parts[1]), String(parts[2]))
+    write(answers, "EXIT $code $verdict\n")
+    flush(answers)
+end
+"""
+
+
+# What the evaluator runs once before it serves: a program shaped like the harness's, without output.
+_WARMUP = (
+    "function f(x::Vector{Int64}, y::Int64=1)::Vector{Float64}\n    return [i * y + 0.5 for i in x]\nend\n"
+    + _PRELUDE
+    + 'multiplt_check(1, "f", () -> f([1, 2]), Float64[1.5, 2.5], 1e-09, 0.0)\n'
+    + 'multiplt_check(2, "g", () -> Dict{String, Int64}("a" => 1), Dict{String, Int64}("a" => 1), 0.0, 0.0)\n'
+    + 'multiplt_check(3, "h", () -> (Set{Int64}([1]), "s", true, nothing), (Set{Int64}([1]), "s", true, nothing), 0.0, 0.0)\n'
+)
+_EVALUATOR = _EVALUATOR.replace(
+    "WARMUP", '"' + _WARMUP.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+)
+
+
 class Julia(Language):
     name = "julia"
     display_name = "Julia"
@@ -73,6 +161,16 @@ class Julia(Language):
         timeout_s=30.0,
         version_argv=("julia", "--version"),
         address_space_limit_ok=False,
+        # a file named as the program's: `julia main.jl` gives PROGRAM_FILE and the module's shape
+        warm_argv=(
+            "sh",
+            "-c",
+            'printf "%s" "$1" > main.jl && exec julia --compile=min main.jl',
+            "sh",
+            _EVALUATOR,
+        ),
+        warm_protocol="inprocess",
+        warm_recycle_every=500,
     )
     typed = True
     stop_sequences: ClassVar[list[str]] = ["\nfunction ", "\nmacro ", '\n"""', "\n#", "\n```", "\nprintln("]

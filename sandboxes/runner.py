@@ -369,8 +369,9 @@ class Evaluator:
 
     In-process (protocol "inprocess", for runtimes that cannot fork, or fork too slowly): the
     evaluator runs the program itself, confined as its language allows, writes the program's output
-    to the pipes and answers `EXIT <code>` when it is over, or `EXIT <code> RECYCLE` when the program
-    used something that could outlive it (the runner then replaces the evaluator). A program that
+    to the pipes and answers `EXIT <code>` when it is over, `EXIT <code> RECYCLE` when the program
+    used something that could outlive it (the runner then replaces the evaluator), or `EXIT <code>
+    COLD` when it cannot vouch that its run was the cold run's twin (the runner runs it cold). A program that
     times out, writes too much or kills the evaluator ends the evaluator; its wait status is the
     program's, as a cold process's would be."""
 
@@ -595,6 +596,11 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
     got = _collect_answer(ev, start + float(job["timeout"]), keep, limit)
     seconds = time.monotonic() - start
+    if got["cold"] and got["status"] is not None:  # what it ran, if anything, is thrown away
+        _kill_everything_else(keep=(ev.pid,))
+        ev.drain()
+        _clean_up(workdir, True, keep=(ev.pid,))
+        raise WarmUnavailable("the evaluator cannot vouch for this program")
     oom = ooms_before >= 0 and oom_kills() > ooms_before
     ended = got["status"] is None
     if ended or oom or got["recycle"]:
@@ -673,6 +679,7 @@ def _collect_answer(ev: Evaluator, deadline: float, keep: int, limit: int) -> di
         "output_exceeded": output_exceeded,
         "buffers": buffers,
         "recycle": "RECYCLE" in words[2:],
+        "cold": "COLD" in words[2:],
     }
 
 

@@ -1,0 +1,112 @@
+"""Julia's warm evaluator runs each program in-process, interpreted, in a fresh module named Main (a
+fork would crash Julia's JIT). A program that names anything reaching beyond its module is run cold
+instead; each attack is followed by a correct program that must pass and a wrong one that must fail,
+served warm by the same container.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from multiplt import compilers
+from multiplt.records import Program
+
+pytestmark = pytest.mark.docker
+
+_CHECKED = 'f(x) = x + {k}\n(f(1) == 2 && 1 + 1 == 2 && isequal(2, 2)) || exit(1)\nprintln("ok")\n'
+RIGHT = _CHECKED.format(k=1)
+WRONG = _CHECKED.format(k=2)
+
+# name: (program, whether the evaluator runs it: the others it sends cold)
+ATTACKS = {
+    "redefine + on Int in Base": ("Base.:+(a::Int, b::Int) = 0\nprintln(1 + 1)\n", False),
+    "redefine + without naming Base": ("(::typeof(+))(a::Int, b::Int) = 0\nprintln(1 + 1)\n", False),
+    "shadow exit, == and println": (
+        'exit(x) = nothing\n==(a, b) = true\nprintln(x...) = nothing\nprintln("x")\n',
+        True,
+    ),
+    "globals and constants": ("global x = 1\nconst y = 2\nz = [1, 2]\npush!(z, 3)\n", True),
+    "close the standard streams": ('println("bye")\nclose(stdout)\nclose(stderr)\n', True),
+    "leave a task running": ('t = @async (sleep(0.2); println("ok"))\n', False),
+    "leave a task through a Channel": ('Channel(c -> (sleep(0.2); println("ok")))\n', False),
+    "a finalizer for later": ('x = [1]\nfinalizer(y -> println("ok"), x)\n', False),
+    "change the environment": ('ENV["MULTIPLT_POLLUTED"] = "1"\n', False),
+    "kill the evaluator": ("open(`sh -c 'kill -9 $PPID'`)\nsleep(1)\n", False),
+    "swallow its own exit": ('try\n    exit(1)\ncatch\nend\nprintln("after")\n', False),
+    "exhaust memory": ("x = []\nwhile true\n    push!(x, zeros(10^7))\nend\n", True),
+    "hang": ("while true\nend\n", True),
+}
+
+
+@pytest.fixture(scope="module")
+def warm(require_docker):
+    require_docker(["julia"])
+    from multiplt.runtimes import Sandbox
+
+    with Sandbox(["julia"], concurrency=1, mode="warm") as box:
+        yield box
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_an_attack_on_the_julia_evaluator_costs_only_itself(warm, name):
+    code, served = ATTACKS[name]
+    runs = warm.warm_runs
+    (attack,) = warm.run([Program("julia", code, 5.0)])
+    if name in ("exhaust memory", "hang"):  # served warm, then re-run cold for the verdict
+        assert warm.warm_fallbacks[-1].endswith("re-run cold") and attack.status in ("oom", "timeout"), attack
+    else:
+        assert (warm.warm_runs == runs + 1) == served, (name, warm.warm_fallbacks[-1:])
+    fallbacks, runs = len(warm.warm_fallbacks), warm.warm_runs
+    right, wrong = warm.run([Program("julia", RIGHT, 30), Program("julia", WRONG, 30)])
+    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
+    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
+    assert warm.warm_runs == runs + 2 and len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks
+
+
+EDGES = [
+    RIGHT,
+    WRONG,
+    'error("boom")\nprintln("not reached")\n',
+    'print("a")\nexit(3)\n',
+    "exit(0)\n",
+    'println(stderr, "x")\n',
+    'function g()\n    exit(2)\nend\ng()\nprintln("not reached")\n',
+    'println(@__FILE__, " ", @__DIR__, " ", pwd())\n',
+    'x = [i^2 for i in 1:5]\nd = Dict("a" => 1)\nprintln(x, " ", d, " ", Set([1]), " ", (1, "s"), " ", 1.5e300 * 1e10)\n',
+    'write("x.txt", "data")\nprintln(read("x.txt", String))\n',
+    "println(readline())\n",
+    "f(x; y = 2) = x + y\nprintln(f(1), f(1; y = 3))\n",
+    'using Printf\n@printf("%.2f\\n", 3.14159)\n',
+    "println(sum(1:10^6))\n",
+]
+
+
+# The one difference known: a type the program defines prints with its module's path ("Main.Main.P(1)"
+# warm, "P(1)" cold), since the fresh module is a child of the evaluator's Main; the verdict is the same.
+STRUCT = 'struct P\n    a::Int\nend\nprintln(P(1), " ", P(1) == P(1))\nP(1) == P(1) || exit(1)\n'
+
+
+def test_cold_and_warm_julia_runs_are_the_same(require_docker):
+    from multiplt.runtimes import Sandbox
+
+    require_docker(["julia"])
+    seen = {}
+    for mode in ("cold", "warm"):
+        with Sandbox(["julia"], concurrency=2, mode=mode) as box:
+            outs = box.run([Program("julia", code, 60) for code in [*EDGES, STRUCT]])
+            assert box.warm_runs == (len(EDGES) + 1 if mode == "warm" else 0), box.warm_fallbacks
+        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    assert seen["cold"][:-1] == seen["warm"][:-1]
+    assert seen["cold"][-1][:2] == seen["warm"][-1][:2] == ("pass", 0)
+    assert seen["cold"][-1][2] == "P(1) true\n" and seen["warm"][-1][2] == "Main.Main.P(1) true\n"
+
+
+def test_the_harness_is_served_warm():
+    """Every program the compiler makes from a suite must be one the evaluator runs itself."""
+    import re
+
+    from multiplt.compilers.julia import _EVALUATOR
+
+    pattern = re.search(r'const reaching = r"(.*)"\n', _EVALUATOR).group(1).replace("\\\\", "\\")
+    julia = compilers.get("julia")
+    assert not re.search(pattern, julia.harness_prelude), re.search(pattern, julia.harness_prelude)
