@@ -29,7 +29,7 @@ from multiplt.dataset import CardInfo, write_card
 from multiplt.dedup import DedupConfig
 from multiplt.engines import make_llm, make_sandbox
 from multiplt.errors import BuildFailed
-from multiplt.execution import RUNS_COUNTER, CrashCount, Runner
+from multiplt.execution import RUNS_COUNTER, CrashCount, Runner, warm_line
 from multiplt.executors import Executor, LocalExecutor
 from multiplt.exports import mix_down, parse_mix
 from multiplt.factory.progress import Progress
@@ -82,6 +82,8 @@ class BuildResult:
     """Functions whose stage work raised (each a counted drop of stage "errors")."""
     crashes: CrashCount | None = None
     """Sandbox runs of this build that crashed, retried and lost (a health signal, not a funnel stage)."""
+    warm: str = ""
+    """How many sandbox runs the warm evaluators served, and why any others ran cold (one line)."""
 
     @property
     def frames(self) -> dict[str, Any]:
@@ -269,7 +271,7 @@ def _run(
             info.finished = finished
             info.errors = list(ctx.errors)
             info.error_count = ctx.error_count
-            info.sandbox = scheduler.crashes.line()
+            info.sandbox = " ".join(filter(None, [scheduler.crashes.line(), warm_line(executor.runner)]))
             info.sandbox_warning = scheduler.crashes.warning() or ""
             info.spend = _spend_table(ctx.spend, report, funnel, config)
             rows = {c: writer.rows.get(c, 0) for c in [*config.targets, INSTRUCTIONS, "parallel"]}
@@ -319,6 +321,7 @@ def _run(
         busy=scheduler.busy,
         errors=ctx.error_count,
         crashes=scheduler.crashes,
+        warm=warm_line(executor.runner),
     )
     warning = scheduler.crashes.warning()
     if warning:
@@ -378,6 +381,8 @@ def summary(result: BuildResult, targets: Sequence[str]) -> str:
         )
     if result.crashes is not None:
         lines.append(result.crashes.line())
+    if result.warm:
+        lines.append(result.warm)
     c = result.counters
     lines.append(
         f"wall time {result.wall_s:.0f} s; model calls {c.get(LLM_CALLS, 0)}; sandbox runs {c.get(RUNS_COUNTER, 0)} (totals over all runs of this store)"

@@ -95,7 +95,8 @@ class CardInfo:
     errors: Sequence[str] = ()
     """The first worker errors (`function (origin): Type: message`); all are counted in the funnel."""
     sandbox: str = ""
-    """How many sandbox runs of this build crashed and were retried (`CrashCount.line`)."""
+    """How many sandbox runs of this build crashed and were retried (`CrashCount.line`), and how many
+    the warm evaluators served (`execution.warm_line`)."""
     sandbox_warning: str = ""
     """Set when crashes were more than a build should see: the card says so, as stderr did."""
     provenance: Provenance | None = None

@@ -13,6 +13,7 @@ next build derives the function's rows afresh instead of keeping a verdict that 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -129,3 +130,18 @@ def run_cached(
             crashes.add(len(new), len(first_crashed), len(again))
         known.update(new)
     return [known[k] for k in keys]
+
+
+def warm_line(runner: object) -> str:
+    """One sentence on the warm evaluators for the summary and the card, or "" where the runner has
+    none (a scripted runner, a Ray cluster's sandboxes): how many runs they served and why the others
+    ran cold (a health signal: a runtime whose programs keep going cold has lost its speed-up)."""
+    runs = getattr(runner, "finished_runs", 0)
+    warm = getattr(runner, "warm_runs", 0)
+    fallbacks: list[str] = list(getattr(runner, "warm_fallbacks", []))
+    if not runs or not (warm or fallbacks):
+        return ""
+    why = Counter(fallbacks)
+    reasons = "; ".join(f"{n} {reason}" for reason, n in why.most_common(3))
+    cold = f"; {len(fallbacks)} ran cold instead ({reasons})" if fallbacks else ""
+    return f"warm evaluators served {warm:,} of {runs:,} sandbox runs{cold}"

@@ -380,6 +380,8 @@ class Sandbox:
         self._closed = False
         self.replaced = 0
         """How many containers broke and were replaced (a health signal for long builds)."""
+        self.finished_runs = 0
+        """Programs run to an outcome the runner reported (crashes of the container not counted)."""
         self.warm_runs = 0
         self.warm_fallbacks: list[str] = []
         """Programs that asked for the warm evaluator and ran cold instead, with why (a health signal)."""
@@ -486,10 +488,12 @@ class Sandbox:
             self._discard(c)
             raise
         self._release(c)
-        if result.get("warm"):
-            self.warm_runs += 1
-        if result.get("warm_fallback"):
-            self.warm_fallbacks.append(str(result["warm_fallback"]))
+        with self._lock:
+            self.finished_runs += 1
+            if result.get("warm"):
+                self.warm_runs += 1
+            if result.get("warm_fallback"):
+                self.warm_fallbacks.append(str(result["warm_fallback"]))
         return to_outcome(runtime, result, seal)
 
     def close(self) -> None:

@@ -37,3 +37,6 @@ def test_build_in_language(tmp_path: Path, sandbox: object, language: str) -> No
     assert sorted(rows["function_name"]) == sorted(FUNCTIONS)
     assert set(rows["language"]) == {language} and all(rows["pass_rate"] == 0.5)
     assert f"config_name: {language}" in (out / "README.md").read_text()
+    if language in ("r", "julia"):  # served by their warm evaluators; the summary and the card say so
+        assert result.warm.startswith("warm evaluators served"), result.warm
+        assert "warm evaluators served" in (out / "README.md").read_text()
