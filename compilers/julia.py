@@ -76,6 +76,8 @@ struct MultipltWarmExit <: Exception
     code::Int
 end
 const reaching = r"\b(Base|Core|Main|eval|include|include_string|ccall|cglobal|llvmcall|unsafe_\w*|pointer|Ptr|ENV|cd|redirect_stdout|redirect_stderr|redirect_stdin|atexit|finalizer|Threads|Task|Timer|schedule|yield|Channel|Condition|notify|wait|asyncmap|Libc|Libdl|typeof|parentmodule|getfield|setfield!|getproperty|setproperty!|Symbol|Expr|Meta|invokelatest|invoke|methods|which|Distributed|Sockets|run|pipeline|Cmd|exit_on_sigint|disable_sigint|reenable_sigint|PROGRAM_FILE|ARGS|DEPOT_PATH|LOAD_PATH|import)\b|@async|@spawn|@sync|@task|@eval|@__MODULE__|@generated|@ccall|@threads|`"
+# undumpable: a process started by a program, as the same user, cannot ptrace it or write its memory
+ccall(:prctl, Cint, (Cint, Culong, Culong, Culong, Culong), 4, 0, 0, 0, 0)
 const home = pwd()
 const saved = (stdout, stderr, stdin)
 function run_program(dir::String, file::String)
