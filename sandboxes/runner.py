@@ -534,11 +534,16 @@ def _evaluator(job: dict, scratch: str) -> Evaluator:
         recycle = int(spec.get("recycle_every", 0))
         if ev.key == key and ev.alive() and not (recycle and ev.served >= recycle):
             return ev
-        ev.close()
-        _EVALUATOR.clear()
+        _retire(ev)
     ev = Evaluator(spec, job, scratch)
     _EVALUATOR.append(ev)
     return ev
+
+
+def _retire(ev: Evaluator) -> None:
+    """End the container's evaluator; the next warm program starts a fresh one."""
+    ev.close()
+    _EVALUATOR.clear()
 
 
 def _execute_warm(job: dict, scratch: str) -> dict:
@@ -557,8 +562,7 @@ def _execute_warm(job: dict, scratch: str) -> dict:
     try:
         pid = ev.spawn(request)
     except WarmUnavailable:
-        ev.close()
-        _EVALUATOR.clear()
+        _retire(ev)
         _clean_up(workdir, True)
         raise
     keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
@@ -572,8 +576,7 @@ def _execute_warm(job: dict, scratch: str) -> dict:
     ev.drain()
     oom = ooms_before >= 0 and oom_kills() > ooms_before
     if oom or not ev.alive():  # an OOM may have hit the evaluator: start a fresh one next time
-        ev.close()
-        _EVALUATOR.clear()
+        _retire(ev)
     _clean_up(workdir, True, keep=(ev.pid,))
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
@@ -589,8 +592,7 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     try:
         ev.send({"dir": workdir, "file": job["filename"]})
     except WarmUnavailable:
-        ev.close()
-        _EVALUATOR.clear()
+        _retire(ev)
         _clean_up(workdir, True)
         raise
     keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
@@ -604,8 +606,7 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     oom = ooms_before >= 0 and oom_kills() > ooms_before
     ended = got["status"] is None
     if ended or oom or got["recycle"]:
-        ev.close()
-        _EVALUATOR.clear()
+        _retire(ev)
         if ended:
             got["status"] = ev.status if ev.status is not None else 9
     _kill_everything_else(keep=(ev.pid,) if _EVALUATOR else ())

@@ -8,6 +8,7 @@ that must fail, in the same container.
 from __future__ import annotations
 
 import pytest
+from warm_checks import attack_then_right_and_wrong, both_modes
 
 from multiplt import compilers
 from multiplt.pytypes import ANY, Unsupported
@@ -59,12 +60,8 @@ def warm(require_docker):
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_an_attack_on_the_evaluator_costs_only_itself(warm, name):
-    (attack,) = warm.run([Program("python", ATTACKS[name], 5.0)])
-    fallbacks = len(warm.warm_fallbacks)  # the attack itself may have had to run cold
-    right, wrong = warm.run([Program("python", CORRECT, 10), Program("python", WRONG, 10)])
-    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
-    assert wrong.status == "fail" and "AssertionError" in wrong.stderr, (name, wrong)
-    assert len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks  # the next ones are served warm
+    attack, _, wrong = attack_then_right_and_wrong(warm, "python", ATTACKS[name], CORRECT, WRONG, 10)
+    assert "AssertionError" in wrong.stderr, (name, wrong)
     if name == "write into its memory":
         assert attack.status == "fail" and "wrote" not in attack.stdout, attack  # undumpable: refused
 
@@ -139,12 +136,7 @@ def warm_r(require_docker):
 
 @pytest.mark.parametrize("name", list(R_ATTACKS))
 def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
-    (attack,) = warm_r.run([Program("r", R_ATTACKS[name], 5.0)])
-    fallbacks, runs = len(warm_r.warm_fallbacks), warm_r.warm_runs
-    right, wrong = warm_r.run([Program("r", R_CORRECT, 15), Program("r", R_WRONG, 15)])
-    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
-    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
-    assert warm_r.warm_runs == runs + 2 and len(warm_r.warm_fallbacks) == fallbacks, warm_r.warm_fallbacks
+    attack, _, _ = attack_then_right_and_wrong(warm_r, "r", R_ATTACKS[name], R_CORRECT, R_WRONG, 15)
     if name == "hang":  # R runs warm without its JIT: a warm timeout is re-run cold before it counts
         assert attack.status == "timeout" and warm_r.warm_fallbacks[-1].startswith("timed out warm"), attack
 
@@ -169,15 +161,8 @@ R_EDGES = [
 
 
 def test_cold_and_warm_r_runs_are_the_same(require_docker):
-    from multiplt.runtimes import Sandbox
-
     require_docker(["r"])
-    seen = {}
-    for mode in ("cold", "warm"):
-        with Sandbox(["r"], concurrency=1, mode=mode) as box:
-            outs = box.run([Program("r", code, 15) for code in R_EDGES] * 2)  # twice: nothing carries over
-            assert box.warm_runs == (2 * len(R_EDGES) if mode == "warm" else 0), box.warm_fallbacks
-        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    seen = both_modes("r", R_EDGES * 2, 15, concurrency=1)  # twice: nothing carries over
     assert seen["cold"] == seen["warm"]
 
 

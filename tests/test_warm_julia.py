@@ -7,9 +7,9 @@ served warm by the same container.
 from __future__ import annotations
 
 import pytest
+from warm_checks import attack_then_right_and_wrong, both_modes
 
 from multiplt import compilers
-from multiplt.records import Program
 
 pytestmark = pytest.mark.docker
 
@@ -51,16 +51,11 @@ def warm(require_docker):
 def test_an_attack_on_the_julia_evaluator_costs_only_itself(warm, name):
     code, served = ATTACKS[name]
     runs = warm.warm_runs
-    (attack,) = warm.run([Program("julia", code, 5.0)])
+    attack, _, _ = attack_then_right_and_wrong(warm, "julia", code, RIGHT, WRONG, 30)
     if name in ("exhaust memory", "hang"):  # served warm, then re-run cold for the verdict
         assert warm.warm_fallbacks[-1].endswith("re-run cold") and attack.status in ("oom", "timeout"), attack
-    else:
-        assert (warm.warm_runs == runs + 1) == served, (name, warm.warm_fallbacks[-1:])
-    fallbacks, runs = len(warm.warm_fallbacks), warm.warm_runs
-    right, wrong = warm.run([Program("julia", RIGHT, 30), Program("julia", WRONG, 30)])
-    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
-    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
-    assert warm.warm_runs == runs + 2 and len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks
+    else:  # the right and wrong programs were served warm; the attack only if the evaluator took it
+        assert (warm.warm_runs - runs - 2 == 1) == served, (name, warm.warm_fallbacks[-1:])
 
 
 EDGES = [
@@ -87,15 +82,8 @@ STRUCT = 'struct P\n    a::Int\nend\nprintln(P(1), " ", P(1) == P(1))\nP(1) == P
 
 
 def test_cold_and_warm_julia_runs_are_the_same(require_docker):
-    from multiplt.runtimes import Sandbox
-
     require_docker(["julia"])
-    seen = {}
-    for mode in ("cold", "warm"):
-        with Sandbox(["julia"], concurrency=2, mode=mode) as box:
-            outs = box.run([Program("julia", code, 60) for code in [*EDGES, STRUCT]])
-            assert box.warm_runs == (len(EDGES) + 1 if mode == "warm" else 0), box.warm_fallbacks
-        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    seen = both_modes("julia", [*EDGES, STRUCT], 60)
     assert seen["cold"][:-1] == seen["warm"][:-1]
     assert seen["cold"][-1][:2] == seen["warm"][-1][:2] == ("pass", 0)
     assert seen["cold"][-1][2] == "P(1) true\n" and seen["warm"][-1][2] == "Main.Main.P(1) true\n"

@@ -7,8 +7,7 @@ correct program that must pass and a wrong one that must fail, served warm by th
 from __future__ import annotations
 
 import pytest
-
-from multiplt.records import Program
+from warm_checks import attack_then_right_and_wrong, both_modes
 
 pytestmark = pytest.mark.docker
 
@@ -61,12 +60,7 @@ def warm(require_docker):
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_an_attack_on_the_racket_evaluator_costs_only_itself(warm, name):
-    (attack,) = warm.run([Program("racket", ATTACKS[name], 5.0)])
-    fallbacks, runs = len(warm.warm_fallbacks), warm.warm_runs
-    right, wrong = warm.run([Program("racket", RIGHT, 20), Program("racket", WRONG, 20)])
-    assert right.status == "pass" and right.stdout == "ok\n", (name, attack, right)
-    assert wrong.status == "fail" and wrong.exit_code == 1, (name, wrong)
-    assert warm.warm_runs == runs + 2 and len(warm.warm_fallbacks) == fallbacks, warm.warm_fallbacks
+    attack, _, _ = attack_then_right_and_wrong(warm, "racket", ATTACKS[name], RIGHT, WRONG, 20)
     if name == "write into its memory":
         assert "wrote" not in attack.stdout, attack  # undumpable: the kernel refuses
     if name == "hang":  # a warm timeout is the cold run's verdict to give: it was re-run cold
@@ -98,14 +92,7 @@ EDGES = [
 
 
 def test_cold_and_warm_runs_are_the_same(require_docker):
-    from multiplt.runtimes import Sandbox
-
     require_docker(["racket"])
-    seen = {}
-    for mode in ("cold", "warm"):
-        with Sandbox(["racket"], concurrency=2, mode=mode) as box:
-            outs = box.run([Program("racket", code, 30) for code in EDGES])
-            assert box.warm_runs == (len(EDGES) if mode == "warm" else 0), box.warm_fallbacks
-        # stderr's text differs only in the error context's stack lines; whether there is any is the verdict
-        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    # stderr's text differs only in the error context's stack lines; whether there is any is the verdict
+    seen = both_modes("racket", EDGES, 30)
     assert seen["cold"] == seen["warm"]

@@ -1,0 +1,38 @@
+"""The two checks every warm evaluator's tests make, written once: an attack followed by a right and
+a wrong program in the same container, and a list of programs run cold and warm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from multiplt.records import Outcome, Program
+
+
+def attack_then_right_and_wrong(
+    box: object, lang: str, attack: str, right: str, wrong: str, timeout_s: float
+) -> tuple[Outcome, Outcome, Outcome]:
+    """Run `attack`, then `right` and `wrong`: those two must be served warm (no fallback) and get
+    their own verdicts, whatever the attack did to the evaluator."""
+    (hit,) = box.run([Program(lang, attack, 5.0)])  # type: ignore[attr-defined]
+    fallbacks, runs = len(box.warm_fallbacks), box.warm_runs  # type: ignore[attr-defined]
+    ok, bad = box.run([Program(lang, right, timeout_s), Program(lang, wrong, timeout_s)])  # type: ignore[attr-defined]
+    assert ok.status == "pass" and ok.stdout == "ok\n", (attack, hit, ok)
+    assert bad.status == "fail" and bad.exit_code == 1, (attack, bad)
+    assert box.warm_runs == runs + 2 and len(box.warm_fallbacks) == fallbacks, box.warm_fallbacks  # type: ignore[attr-defined]
+    return hit, ok, bad
+
+
+def both_modes(
+    lang: str, programs: Sequence[str], timeout_s: float, concurrency: int = 2
+) -> dict[str, list[tuple]]:
+    """Per mode, each program's (status, exit code, stdout, whether stderr said anything); every warm
+    run must have been served warm."""
+    from multiplt.runtimes import Sandbox
+
+    seen = {}
+    for mode in ("cold", "warm"):
+        with Sandbox([lang], concurrency=concurrency, mode=mode) as box:
+            outs = box.run([Program(lang, code, timeout_s) for code in programs])
+            assert box.warm_runs == (len(programs) if mode == "warm" else 0), box.warm_fallbacks
+        seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
+    return seen
