@@ -67,8 +67,8 @@ multiplt_check <- function(i, text, thunk, expected, rel, abs_tol, eq = multiplt
 # The warm evaluator (a fork server, see the runner's `Evaluator`): R starts once per container and
 # forks per program, so every program runs in a pristine copy of the started interpreter and leaves
 # nothing behind. Both forks are estranged (`parallel` keeps no pipe to them, so neither waits on the
-# evaluator): the intermediate one writes the program's pid to the runner itself and exits, which
-# orphans the program to the runner. The program gets its own working directory, HOME and an empty
+# evaluator): the intermediate one exits at once, which orphans the program to the runner; the
+# program writes its own pid to the runner and starts once the intermediate fork is gone. The program gets its own working directory, HOME and an empty
 # tempdir. It runs without the byte-code JIT (`mcfork` turns it off in a child; a fresh Rscript has it
 # on): the same semantics and far less work for a test program, whose loops run a few times while
 # their compilation costs more than the rest of the run; only speed differs, and a warm timeout is
@@ -101,20 +101,26 @@ local({
     parts <- strsplit(line, "\t", fixed = TRUE)[[1L]]
     middle <- parallel:::mcfork(estranged = TRUE)
     if (inherits(middle, "masterProcess")) {
+      middle_proc <- file.path("/proc", Sys.getpid())
       program <- parallel:::mcfork(estranged = TRUE)
-      if (inherits(program, "masterProcess")) {
-        close(cmd)
-        close(ans)
-        setwd(parts[[1L]])
-        Sys.setenv(HOME = parts[[1L]])
-        dir.create(tempdir(), showWarnings = FALSE, recursive = TRUE)
-        attach(exits, name = "multiplt:exit", warn.conflicts = FALSE)
-        source(parts[[2L]], echo = FALSE)
-        leave(0L)
-      }
-      writeLines(paste("PID", program$pid), ans)
+      if (!inherits(program, "masterProcess")) .Call(parallel:::C_mc_exit, 0L)
+      writeLines(paste("PID", Sys.getpid()), ans)
       flush(ans)
-      .Call(parallel:::C_mc_exit, 0L)
+      close(cmd)
+      close(ans)
+      setwd(parts[[1L]])
+      Sys.setenv(HOME = parts[[1L]])
+      dir.create(tempdir(), showWarnings = FALSE, recursive = TRUE)
+      attach(exits, name = "multiplt:exit", warn.conflicts = FALSE)
+      # start once the intermediate fork is gone: it could reap a program that already ended
+      # (parallel's handler would), and the program never sees it
+      waited <- 0L
+      while (dir.exists(middle_proc) && waited < 20000L) {
+        Sys.sleep(0.0002)
+        waited <- waited + 1L
+      }
+      source(parts[[2L]], echo = FALSE)
+      leave(0L)
     }
   }
 })

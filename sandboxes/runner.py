@@ -654,7 +654,7 @@ def _collect_answer(ev: Evaluator, deadline: float, keep: int, limit: int) -> di
         if output_exceeded or not ev.alive():
             break
     for fd, buf in buffers.items():  # what the program wrote before its end
-        while True:
+        while total <= limit:  # a leftover process writing on cannot keep the runner here
             try:
                 chunk = os.read(fd, 65536)
             except (BlockingIOError, InterruptedError, OSError):

@@ -205,7 +205,12 @@ def _same_verdicts(lang: str, problems: list) -> None:
     for mode in ("cold", "warm"):
         with Sandbox([lang], concurrency=2, mode=mode) as box:
             outs = box.run(programs)
-            assert not box.warm_fallbacks
+            # the only fallback allowed: a program the evaluator sends cold by design (Julia's that
+            # name what reaches beyond their module), and few of those
+            assert set(box.warm_fallbacks) <= {"the evaluator cannot vouch for this program"}, (
+                box.warm_fallbacks
+            )
+            assert len(box.warm_fallbacks) <= len(programs) // 20, box.warm_fallbacks
         verdicts[mode] = [(o.status, o.exit_code, c.passed(o)) for o in outs]
     passes = sum(v[2] for v in verdicts["cold"])
     assert 0 < passes < len(programs), passes  # both kinds of verdict are in the sample
