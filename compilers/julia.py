@@ -74,6 +74,7 @@ end
 _EVALUATOR = r"""# multiplt: the warm evaluator of Julia
 struct MultipltWarmExit <: Exception
     code::Int
+    nth::Int
 end
 const reaching = r"\b(Base|Core|Main|eval|include|include_string|ccall|cglobal|llvmcall|unsafe_\w*|pointer|Ptr|ENV|cd|redirect_stdout|redirect_stderr|redirect_stdin|atexit|finalizer|Threads|Task|Timer|schedule|yield|Channel|Condition|notify|wait|asyncmap|Libc|Libdl|typeof|parentmodule|getfield|setfield!|getproperty|setproperty!|Symbol|Expr|Meta|invokelatest|invoke|methods|which|Distributed|Sockets|run|pipeline|Cmd|exit_on_sigint|disable_sigint|reenable_sigint|PROGRAM_FILE|ARGS|DEPOT_PATH|LOAD_PATH|import)\b|@async|@spawn|@sync|@task|@eval|@__MODULE__|@generated|@ccall|@threads|`"
 # undumpable: a process started by a program, as the same user, cannot ptrace it or write its memory
@@ -87,12 +88,12 @@ function run_program(dir::String, file::String)
     occursin(reaching, text) && return (0, "COLD")
     env = copy(ENV)
     m = Module(:Main)
-    exited = Ref{Any}(nothing)
+    exits = Ref(0)
     Core.eval(m, :(eval(x) = Core.eval($m, x)))
     Core.eval(m, :(include(x) = Base.include($m, x)))
     Core.eval(m, :(function exit(code::Integer = 0)
-        $exited[] === nothing && ($exited[] = Int(code))
-        throw($MultipltWarmExit(code))
+        $exits[] += 1
+        throw($MultipltWarmExit(code, $exits[]))
     end))
     cd(dir)
     ENV["HOME"] = dir
@@ -107,7 +108,7 @@ function run_program(dir::String, file::String)
         end
         if inner isa MultipltWarmExit
             code = inner.code
-            caught = true
+            caught = inner.nth == 1
         else
             Base.display_error(stderr, e, catch_backtrace())
             code = 1
@@ -115,7 +116,7 @@ function run_program(dir::String, file::String)
     end
     flush(stdout)
     flush(stderr)
-    exited[] !== nothing && !caught && return (code, "COLD")  # the program caught its own exit
+    exits[] > 0 && !caught && return (code, "COLD")  # the program caught an exit: cold would have ended there
     ENV["HOME"] = home
     cd(home)
     changed = ENV != env || (stdout, stderr, stdin) != saved || !all(isopen, saved)
