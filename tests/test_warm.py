@@ -8,7 +8,7 @@ that must fail, in the same container.
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes
+from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
 
 from multiplt import compilers
 from multiplt.pytypes import ANY, Unsupported
@@ -51,11 +51,7 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def warm(require_docker):
-    require_docker(["python"])
-    from multiplt.runtimes import Sandbox
-
-    with Sandbox(["python"], concurrency=1, mode="warm") as box:
-        yield box
+    yield from warm_sandbox(require_docker, "python")
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
@@ -127,11 +123,7 @@ R_ATTACKS = {
 
 @pytest.fixture(scope="module")
 def warm_r(require_docker):
-    require_docker(["r"])
-    from multiplt.runtimes import Sandbox
-
-    with Sandbox(["r"], concurrency=1, mode="warm") as box:
-        yield box
+    yield from warm_sandbox(require_docker, "r")
 
 
 @pytest.mark.parametrize("name", list(R_ATTACKS))

@@ -7,7 +7,7 @@ served warm by the same container.
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes
+from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
 
 from multiplt import compilers
 
@@ -40,11 +40,7 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def warm(require_docker):
-    require_docker(["julia"])
-    from multiplt.runtimes import Sandbox
-
-    with Sandbox(["julia"], concurrency=1, mode="warm") as box:
-        yield box
+    yield from warm_sandbox(require_docker, "julia")
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))

@@ -7,7 +7,7 @@ correct program that must pass and a wrong one that must fail, served warm by th
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes
+from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
 
 pytestmark = pytest.mark.docker
 
@@ -51,11 +51,7 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def warm(require_docker):
-    require_docker(["racket"])
-    from multiplt.runtimes import Sandbox
-
-    with Sandbox(["racket"], concurrency=1, mode="warm") as box:
-        yield box
+    yield from warm_sandbox(require_docker, "racket")
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))

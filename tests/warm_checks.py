@@ -3,7 +3,7 @@ a wrong program in the same container, and a list of programs run cold and warm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from multiplt.records import Outcome, Program
 
@@ -36,3 +36,12 @@ def both_modes(
             assert box.warm_runs == (len(programs) if mode == "warm" else 0), box.warm_fallbacks
         seen[mode] = [(o.status, o.exit_code, o.stdout, bool(o.stderr.strip())) for o in outs]
     return seen
+
+
+def warm_sandbox(require_docker: Callable[[list[str]], None], lang: str) -> Iterator[object]:
+    """The body of a module-scoped fixture: one warm Sandbox of `lang`, one program at a time."""
+    require_docker([lang])
+    from multiplt.runtimes import Sandbox
+
+    with Sandbox([lang], concurrency=1, mode="warm") as box:
+        yield box
