@@ -314,21 +314,23 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
         try:
             result = _execute_warm(job, scratch)
         except WarmUnavailable as exc:
-            result = _execute_cold(job, scratch, contained)
+            result = _execute_cold(job, scratch, contained, _live_evaluator())
             result["warm_fallback"] = str(exc)
             return result
         # Time and memory are what a warm run may spend differently (a shared heap, no JIT): unless
         # the runtime says its warm runs spend them as cold ones do, such a verdict is the cold run's.
         for limit, why in (("timeout", "timed out warm"), ("oom", "ran out of memory warm")):
             if result.get(limit) and job["warm"].get("recheck", True):
-                result = _execute_cold(job, scratch, contained)
+                result = _execute_cold(job, scratch, contained, _live_evaluator())
                 result["warm_fallback"] = f"{why}; re-run cold"
                 break
         return result
     return _execute_cold(job, scratch, contained)
 
 
-def _execute_cold(job: dict, scratch: str, contained: bool) -> dict:
+def _execute_cold(job: dict, scratch: str, contained: bool, spare: tuple[int, ...] = ()) -> dict:
+    """`spare`: a live warm evaluator the sweep after the program leaves alone (a program its
+    evaluator sent cold must not cost the evaluator its life)."""
     workdir = _prepare_workdir(job, scratch)
     ooms_before = oom_kills() if contained else -1
     out_r, out_w = os.pipe()
@@ -345,11 +347,11 @@ def _execute_cold(job: dict, scratch: str, contained: bool) -> dict:
     got = _collect(pid, [out_r, err_r], start + float(job["timeout"]), keep, limit, shared=False)
     seconds = time.monotonic() - start
     if contained:
-        _kill_everything_else()
+        _kill_everything_else(spare)
     os.close(out_r)
     os.close(err_r)
     oom = contained and ooms_before >= 0 and oom_kills() > ooms_before
-    _clean_up(workdir, contained)
+    _clean_up(workdir, contained, keep=spare)
     return _report(job, got, out_r, err_r, seconds, oom)
 
 
@@ -538,6 +540,11 @@ def _evaluator(job: dict, scratch: str) -> Evaluator:
     ev = Evaluator(spec, job, scratch)
     _EVALUATOR.append(ev)
     return ev
+
+
+def _live_evaluator() -> tuple[int, ...]:
+    """The pid of the container's evaluator while it runs, for sweeps to spare."""
+    return (_EVALUATOR[0].pid,) if _EVALUATOR and _EVALUATOR[0].alive() else ()
 
 
 def _retire(ev: Evaluator) -> None:

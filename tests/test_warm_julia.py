@@ -94,3 +94,15 @@ def test_the_harness_is_served_warm():
     pattern = re.search(r'const reaching = r"(.*)"\n', _EVALUATOR).group(1).replace("\\\\", "\\")
     julia = compilers.get("julia")
     assert not re.search(pattern, julia.harness_prelude), re.search(pattern, julia.harness_prelude)
+
+
+def test_a_program_sent_cold_leaves_the_evaluator_alive(warm):
+    """The cold run's sweep spares the evaluator: the program after it runs in the same process."""
+    from multiplt.records import Program
+
+    pid = "println(getpid())\n"
+    (before,) = warm.run([Program("julia", pid, 30)])
+    (sent,) = warm.run([Program("julia", "println(Base.:+(1, 1))\n", 30)])
+    (after,) = warm.run([Program("julia", pid, 30)])
+    assert sent.stdout == "2\n" and warm.warm_fallbacks[-1] == "the evaluator cannot vouch for this program"
+    assert before.stdout == after.stdout and before.stdout.strip().isdigit(), (before, after)
