@@ -316,6 +316,7 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
         except WarmUnavailable as exc:
             result = _execute_cold(job, scratch, contained, _live_evaluator())
             result["warm_fallback"] = str(exc)
+            _empty_evaluator_home()
             return result
         # Time and memory are what a warm run may spend differently (a shared heap, no JIT): unless
         # the runtime says its warm runs spend them as cold ones do, such a verdict is the cold run's.
@@ -323,6 +324,7 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
             if result.get(limit) and job["warm"].get("recheck", True):
                 result = _execute_cold(job, scratch, contained, _live_evaluator())
                 result["warm_fallback"] = f"{why}; re-run cold"
+                _empty_evaluator_home()
                 break
         return result
     return _execute_cold(job, scratch, contained)
@@ -383,7 +385,7 @@ class Evaluator:
         self.inprocess = self.protocol == "inprocess"
         self.served = 0
         self.status: int | None = None
-        home = os.path.join(scratch, "warm")
+        home = self.home = os.path.join(scratch, "warm")
         _force_remove(home)
         os.mkdir(home, 0o700)
         cmd_r, self.cmd_w = os.pipe()
@@ -542,6 +544,22 @@ def _evaluator(job: dict, scratch: str) -> Evaluator:
     return ev
 
 
+def _empty(home: str) -> None:
+    """Remove what a program left in the evaluator's home, the directory it started in: a module or a
+    compiled file planted there would be found by the evaluator's next import, or its next start."""
+    try:
+        names = os.listdir(home)
+    except OSError:
+        return
+    for name in names:
+        _force_remove(os.path.join(home, name))
+
+
+def _empty_evaluator_home() -> None:
+    if _EVALUATOR:
+        _empty(_EVALUATOR[0].home)
+
+
 def _live_evaluator() -> tuple[int, ...]:
     """The pid of the container's evaluator while it runs, for sweeps to spare."""
     return (_EVALUATOR[0].pid,) if _EVALUATOR and _EVALUATOR[0].alive() else ()
@@ -585,6 +603,7 @@ def _execute_warm(job: dict, scratch: str) -> dict:
     if oom or not ev.alive():  # an OOM may have hit the evaluator: start a fresh one next time
         _retire(ev)
     _clean_up(workdir, True, keep=(ev.pid,))
+    _empty(ev.home)
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
     return result
@@ -609,6 +628,7 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
         _kill_everything_else(keep=(ev.pid,))
         ev.drain()
         _clean_up(workdir, True, keep=(ev.pid,))
+        _empty(ev.home)
         raise WarmUnavailable("the evaluator cannot vouch for this program")
     oom = ooms_before >= 0 and oom_kills() > ooms_before
     ended = got["status"] is None
@@ -620,6 +640,7 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     if _EVALUATOR:
         os.kill(ev.pid, signal.SIGCONT)  # a program may have stopped it (SIGSTOP): it serves on
     _clean_up(workdir, True, keep=(ev.pid,) if _EVALUATOR else ())
+    _empty(ev.home)
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
     return result

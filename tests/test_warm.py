@@ -232,3 +232,12 @@ def test_cold_and_warm_verdicts_agree_on_all_of_humaneval(require_docker, lang):
 
     require_docker([lang])
     _same_verdicts(lang, problems())
+
+
+def test_nothing_a_program_leaves_in_the_evaluators_home_survives_it(warm):
+    """The evaluator starts in /scratch/warm (its imports look there first): a planted module must be
+    gone before the next program, and before any later start of the evaluator."""
+    plant = "open('/scratch/warm/json.py', 'w').write('raise SystemExit(3)')\nprint('planted')\n"
+    look = "import os\nprint(sorted(os.listdir('/scratch/warm')))\n"
+    planted, seen = warm.run([Program("python", plant, 10), Program("python", look, 10)])
+    assert planted.stdout == "planted\n" and seen.stdout == "[]\n", (planted, seen)
