@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from multiplt.sandboxes.runtimes import Runtime
+from multiplt.sandboxes.runtimes import Runtime, started_from_file
 
 from multiplt.pytypes import ANY, DictT, ListT, OptionalT, Prim, SetT, TupleT, Type, UnionT, VarTupleT, infer
 
@@ -165,13 +165,7 @@ class Julia(Language):
         version_argv=("julia", "--version"),
         address_space_limit_ok=False,
         # a file named as the program's: `julia main.jl` gives PROGRAM_FILE and the module's shape
-        warm_argv=(
-            "sh",
-            "-c",
-            'printf "%s" "$1" > main.jl && exec julia --compile=min main.jl',
-            "sh",
-            _EVALUATOR,
-        ),
+        warm_argv=started_from_file(_EVALUATOR, "main.jl", "julia", "--compile=min", "main.jl"),
         warm_protocol="inprocess",
         warm_recycle_every=500,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from multiplt.sandboxes.runtimes import Runtime, exit_zero_and_quiet_stderr
+from multiplt.sandboxes.runtimes import Runtime, exit_zero_and_quiet_stderr, started_from_file
 
 from multiplt.pytypes import DictT, ListT, SetT, TupleT, Type
 
@@ -210,13 +210,7 @@ class Racket(Language):
         version_argv=("racket", "--version"),
         address_space_limit_ok=False,
         # a file named as the program's: `racket main.rkt` gives the programs their namespace and run-file
-        warm_argv=(
-            "sh",
-            "-c",
-            'printf "%s" "$1" > main.rkt && exec racket main.rkt',
-            "sh",
-            _EVALUATOR,
-        ),
+        warm_argv=started_from_file(_EVALUATOR, "main.rkt", "racket", "main.rkt"),
         warm_protocol="inprocess",
         # the evaluator interprets the programs' code instead of compiling it to machine code: a test
         # program runs once, and its compilation cost more than its run (same semantics; a warm

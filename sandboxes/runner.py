@@ -295,12 +295,16 @@ def _report(job: dict, got: dict, out_fd: int, err_fd: int, seconds: float, oom:
 
 
 def _clean_up(workdir: str, contained: bool, keep: tuple[int, ...] = ()) -> None:
+    """After every program: its processes, its directory, /tmp, and whatever it left in the home of
+    the container's evaluator, if one runs."""
     if contained:
         _kill_everything_else(keep)
     _force_remove(workdir)
     if contained:
         for name in os.listdir("/tmp"):
             _force_remove(os.path.join("/tmp", name))
+        if _EVALUATOR:
+            _empty(_EVALUATOR[0].home)
 
 
 def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
@@ -314,20 +318,22 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
         try:
             result = _execute_warm(job, scratch)
         except WarmUnavailable as exc:
-            result = _execute_cold(job, scratch, contained, _live_evaluator())
-            result["warm_fallback"] = str(exc)
-            _empty_evaluator_home()
-            return result
+            return _cold_instead(job, scratch, str(exc))
         # Time and memory are what a warm run may spend differently (a shared heap, no JIT): unless
         # the runtime says its warm runs spend them as cold ones do, such a verdict is the cold run's.
         for limit, why in (("timeout", "timed out warm"), ("oom", "ran out of memory warm")):
             if result.get(limit) and job["warm"].get("recheck", True):
-                result = _execute_cold(job, scratch, contained, _live_evaluator())
-                result["warm_fallback"] = f"{why}; re-run cold"
-                _empty_evaluator_home()
-                break
+                return _cold_instead(job, scratch, f"{why}; re-run cold")
         return result
     return _execute_cold(job, scratch, contained)
+
+
+def _cold_instead(job: dict, scratch: str, why: str) -> dict:
+    """A warm job run cold, saying why (`warm_fallback`); the live evaluator, if any, is spared."""
+    live = (_EVALUATOR[0].pid,) if _EVALUATOR and _EVALUATOR[0].alive() else ()
+    result = _execute_cold(job, scratch, True, live)
+    result["warm_fallback"] = why
+    return result
 
 
 def _execute_cold(job: dict, scratch: str, contained: bool, spare: tuple[int, ...] = ()) -> dict:
@@ -555,16 +561,6 @@ def _empty(home: str) -> None:
         _force_remove(os.path.join(home, name))
 
 
-def _empty_evaluator_home() -> None:
-    if _EVALUATOR:
-        _empty(_EVALUATOR[0].home)
-
-
-def _live_evaluator() -> tuple[int, ...]:
-    """The pid of the container's evaluator while it runs, for sweeps to spare."""
-    return (_EVALUATOR[0].pid,) if _EVALUATOR and _EVALUATOR[0].alive() else ()
-
-
 def _retire(ev: Evaluator) -> None:
     """End the container's evaluator; the next warm program starts a fresh one."""
     ev.close()
@@ -603,7 +599,6 @@ def _execute_warm(job: dict, scratch: str) -> dict:
     if oom or not ev.alive():  # an OOM may have hit the evaluator: start a fresh one next time
         _retire(ev)
     _clean_up(workdir, True, keep=(ev.pid,))
-    _empty(ev.home)
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
     return result
@@ -625,10 +620,8 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     got = _collect_answer(ev, start + float(job["timeout"]), keep, limit)
     seconds = time.monotonic() - start
     if got["cold"] and got["status"] is not None:  # what it ran, if anything, is thrown away
-        _kill_everything_else(keep=(ev.pid,))
-        ev.drain()
         _clean_up(workdir, True, keep=(ev.pid,))
-        _empty(ev.home)
+        ev.drain()
         raise WarmUnavailable("the evaluator cannot vouch for this program")
     oom = ooms_before >= 0 and oom_kills() > ooms_before
     ended = got["status"] is None
@@ -636,11 +629,9 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
         _retire(ev)
         if ended:
             got["status"] = ev.status if ev.status is not None else 9
-    _kill_everything_else(keep=(ev.pid,) if _EVALUATOR else ())
+    _clean_up(workdir, True, keep=(ev.pid,) if _EVALUATOR else ())
     if _EVALUATOR:
         os.kill(ev.pid, signal.SIGCONT)  # a program may have stopped it (SIGSTOP): it serves on
-    _clean_up(workdir, True, keep=(ev.pid,) if _EVALUATOR else ())
-    _empty(ev.home)
     result = _report(job, got, ev.out_r, ev.err_r, seconds, oom)
     result["warm"] = True
     return result

@@ -7,6 +7,7 @@ of test generation is declared beside test generation; `multiplt.runtimes` is th
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -71,6 +72,14 @@ class Runtime:
     def judge(self, exit_code: int, stdout: str, stderr: str) -> OutcomeStatus:
         """Status of a run that ended on its own (no timeout, no OOM, no cap hit)."""
         return "pass" if self.passes(exit_code, stdout, stderr) else "fail"
+
+
+def started_from_file(source: str, filename: str, *command: str) -> tuple[str, ...]:
+    """A `warm_argv` that writes the evaluator's `source` to `filename` in its home and runs `command`
+    on it: for interpreters whose programs see the file they were started with (Racket's namespace and
+    run-file, Julia's PROGRAM_FILE), so the evaluator is given the program's own file name."""
+    script = f'printf "%s" "$1" > {shlex.quote(filename)} && exec {shlex.join(command)}'
+    return ("sh", "-c", script, "sh", source)
 
 
 def by_name(runtimes: Iterable[Runtime]) -> dict[str, Runtime]:
