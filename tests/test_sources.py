@@ -253,3 +253,16 @@ def test_cli_on_the_interpreters_own_lib(tmp_path: Path) -> None:
     assert seen == kept + drops_total["functions"]
     assert kept > 1000
     assert sum(1 for _ in out.open()) == kept
+
+
+def test_the_real_code_corpus_gives_its_functions_with_their_helpers() -> None:
+    """benchmarks/real_code/README.md says what the boltons corpus yields; the sources stage must agree,
+    or the yield numbers measured on it stop describing the same functions."""
+    corpus = Path(__file__).resolve().parents[1] / "benchmarks" / "real_code" / "boltons30.jsonl"
+    funnel = Funnel()
+    kept = list(load_functions(corpus, SourceConfig(), funnel))
+    assert len(kept) == 30
+    carrying = {f.name for f in kept if any(part.startswith("def ") for part in f.imports)}
+    assert len(carrying) == 13
+    assert {"complement_int_list", "split", "strip", "indent"} <= carrying
+    assert "camel2under" in {f.name for f in kept} - carrying
