@@ -9,6 +9,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from multiplt.compilers.units import unit_of
 
 from multiplt.funnel import Funnel
 from multiplt.records import PyFunction
@@ -262,7 +263,7 @@ def test_the_real_code_corpus_gives_its_functions_with_their_helpers() -> None:
     funnel = Funnel()
     kept = list(load_functions(corpus, SourceConfig(), funnel))
     assert len(kept) == 30
-    carrying = {f.name for f in kept if any(part.startswith("def ") for part in f.imports)}
+    carrying = {f.name for f in kept if unit_of(f).is_unit}
     assert len(carrying) == 13
     assert {"complement_int_list", "split", "strip", "indent"} <= carrying
     assert "camel2under" in {f.name for f in kept} - carrying
