@@ -16,15 +16,20 @@ from multiplt.funnel import Funnel
 
 NEVER_PASSED = "no passing translation"
 """The `yield/<lang>` drop of a function the model got and never passed; its other drops are the pipeline's."""
+ALL_CUT_OFF = "every sample cut off at the token budget"
+"""The `yield/<lang>` drop of a function the model got but never finished within `max_tokens`: neither
+the model's failure (it was not heard out) nor a drop before the model (a larger budget may rescue it)."""
 
 
 @dataclass(frozen=True)
 class LanguageCauses:
-    """One target: tested functions, pipeline drops by reason, those the model never passed, validated."""
+    """One target: tested functions, pipeline drops by reason, those whose every sample ran into the token
+    budget, those the model never passed, validated."""
 
     language: str
     tested: int
     pipeline: dict[str, int] = field(default_factory=dict)
+    cut_off: int = 0
     model_never_passed: int = 0
     validated: int = 0
 
@@ -53,6 +58,7 @@ def causes(funnel: Funnel, targets: Sequence[str]) -> list[LanguageCauses]:
                 language=lang,
                 tested=tested,
                 pipeline=dict(sorted(pipeline.items(), key=lambda kv: -kv[1])),
+                cut_off=yielded.drops[ALL_CUT_OFF],
                 model_never_passed=yielded.drops[NEVER_PASSED],
                 validated=yielded.kept,
             )
@@ -61,16 +67,19 @@ def causes(funnel: Funnel, targets: Sequence[str]) -> list[LanguageCauses]:
 
 
 def causes_table(funnel: Funnel, targets: Sequence[str]) -> str:
-    """A markdown table: tested -> dropped by the pipeline (with reasons) -> never passed -> validated."""
+    """A markdown table: tested -> dropped by the pipeline (with reasons) -> reached the model -> cut off
+    at the token budget -> never passed -> validated."""
     lines = [
-        "| language | tested | dropped by the pipeline | reached the model | model never passed | validated |",
-        "| --- | ---: | --- | ---: | ---: | ---: |",
+        "| language | tested | dropped by the pipeline | reached the model | every sample cut off at the token budget"
+        " | model never passed | validated |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for c in causes(funnel, targets):
         reasons = "; ".join(f"{r} {n}" for r, n in c.pipeline.items())
         dropped = f"{c.pipeline_total} ({reasons})" if reasons else "0"
         lines.append(
-            f"| {c.language} | {c.tested} | {dropped} | {c.reached_model} | {c.model_never_passed} | {c.validated} |"
+            f"| {c.language} | {c.tested} | {dropped} | {c.reached_model} | {c.cut_off} | {c.model_never_passed}"
+            f" | {c.validated} |"
         )
     testgen = funnel.stage("testgen")
     if testgen.drops:

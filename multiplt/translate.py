@@ -21,6 +21,11 @@ from multiplt.records import Candidate, TestedFunction
 from multiplt.store import WorkStore
 from multiplt.testgen.config import TestgenConfig
 
+CUT_OFF = "cut off at the token budget"
+"""A sample that ran into `max_tokens` before its definition was whole: told apart from text the model
+finished and got wrong, because a larger budget can rescue it (a unit with helpers needs more tokens
+than one function)."""
+
 COVERAGE_THRESHOLD = TestgenConfig.coverage_threshold
 """The bar a target's own suite must reach: test generation's default bar, unless a build says otherwise."""
 
@@ -148,7 +153,7 @@ def clean_samples(
             continue
         code = lang.clean(job.prompt, sample.text, job.unit)
         if code is None:
-            funnel.drop(stage, "does not parse as a function")
+            funnel.drop(stage, CUT_OFF if sample.cut_off else "does not parse as a function")
             continue
         funnel.keep(stage)
         out.append(Candidate(function_id=job.tested.id, language=lang.name, code=code, sample_index=i))

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from multiplt.build import BuildConfig, run_build
+from multiplt.llm import Completion, Sampling
 from multiplt.store import WorkStore
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -89,7 +91,7 @@ def test_scripted_build_writes_a_loadable_dataset(tmp_path: Path, sandbox: objec
     assert rk.passed(ok) and not rk.passed(bad)
     card = (out / "README.md").read_text()
     assert "config_name: racket" in card and "config_name: parallel" in card and "## Funnel" in card
-    assert "## Yield by cause" in card and "| racket | 4 | 0 | 4 | 0 | 4 |" in card
+    assert "## Yield by cause" in card and "| racket | 4 | 0 | 4 | 0 | 0 | 4 |" in card
     assert (out / "funnel.png").stat().st_size > 1000
     parallel = datasets.load_dataset(str(out), "parallel", split="train")
     assert len(parallel) == 4 and all(r["racket"] and r["lua"] for r in parallel)
@@ -108,6 +110,34 @@ def test_second_run_repeats_nothing(tmp_path: Path, sandbox: object) -> None:
     assert second.counters["sandbox.runs"] == first.counters["sandbox.runs"]
     for lang in ("racket", "lua"):
         pd.testing.assert_frame_equal(first.frames[lang], second.frames[lang])
+
+
+class CutOffLLM(ScriptedLLM):
+    """The scripted answers, except that every Lua translation of `digit_sum` stops halfway at the
+    token budget, as a long unit's translations do under a small `max_tokens`."""
+
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        out = super().generate(prompts, sampling)
+        for prompt, samples in zip(prompts, out, strict=True):
+            if prompt.rstrip().splitlines()[-1].startswith("local function digit_sum("):
+                samples[:] = [Completion(s.text[: len(s.text) // 2], s.tokens, "length") for s in samples]
+        return out
+
+
+def test_a_function_never_finished_within_the_budget_is_not_the_models_failure(
+    tmp_path: Path, sandbox: object
+) -> None:
+    from multiplt.causes import ALL_CUT_OFF, causes
+
+    src = scripted_corpus(tmp_path)
+    result = run_build(config(src, tmp_path / "out", enough=0), llm=CutOffLLM(), sandbox=sandbox)  # type: ignore[arg-type]
+    f = result.funnel
+    assert f.stage("translate/lua").drops["cut off at the token budget"] == 4
+    assert dict(f.stage("yield/lua").drops) == {ALL_CUT_OFF: 1}
+    racket, lua = causes(f, ["racket", "lua"])
+    assert (lua.reached_model, lua.cut_off, lua.model_never_passed, lua.validated) == (4, 1, 0, 3)
+    assert (racket.cut_off, racket.validated) == (0, 4)
+    assert "| lua | 4 | 0 | 4 | 1 | 0 | 3 |" in (tmp_path / "out" / "README.md").read_text()
 
 
 RUNNER = textwrap.dedent(

@@ -106,6 +106,24 @@ def test_translate_counts_a_failed_sample_as_a_model_failure():
     assert dict(stage.drops) == {"model failed (prompt too long)": 1, "model failed (error)": 1}
 
 
+def test_translate_tells_a_sample_cut_off_by_the_budget_from_one_that_does_not_parse():
+    """A cut-off sample whose function is already whole is judged like any other; one cut mid-body is
+    counted as the budget's drop, not as text the model got wrong."""
+    funnel = Funnel()
+    job = SimpleNamespace(prompt="local function f(x)\n", unit=None, tested=SimpleNamespace(id="f"))
+    samples = [
+        Completion("  return x\nend\n\nprint(f(1", 9, "length"),  # whole function, then cut
+        Completion("  local t = {}\n  for i = 1, x do\n    t[i", 12, "length"),  # cut mid-body
+        Completion("  return x +\n", 3, "stop"),  # finished, and not Lua
+    ]
+    cands = clean_samples(job, compilers.get("lua"), samples, 0, funnel)
+    assert [c.sample_index for c in cands] == [0]
+    assert dict(funnel.stage("translate/lua").drops) == {
+        "cut off at the token budget": 1,
+        "does not parse as a function": 1,
+    }
+
+
 def _context_transport(url, body, headers, timeout):
     """Answers like `vllm serve` does: a 400 for a prompt over the context, choices for the rest."""
     if body["prompt"].startswith("long"):

@@ -66,6 +66,9 @@ class TranslateWork:
         self.timeout_s = timeout_for(lang.name)
         self.drawn = 0
         self.tokens = 0
+        self.cut_off = 0
+        """Samples that ran into the token budget and did not parse: when they are all there is, the
+        model was never heard out, and the function is not counted as one the model failed."""
         self.passing: list[Translation] = []
         self.distinct: set[str] = set()
         self.stopped = ""
@@ -77,6 +80,10 @@ class TranslateWork:
     def language(self) -> str:
         return self.lang.name
 
+    @property
+    def all_cut_off(self) -> bool:
+        return self.drawn > 0 and self.cut_off == self.drawn
+
     def start(self) -> list[Request]:
         return [self._round()]
 
@@ -87,6 +94,10 @@ class TranslateWork:
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:
         cands = clean_samples(self.job, self.lang, samples, self.drawn, self.funnel)
+        judged = {c.sample_index for c in cands}
+        self.cut_off += sum(
+            1 for i, c in enumerate(samples, start=self.drawn) if c.cut_off and i not in judged
+        )
         self.drawn += len(samples)
         self.tokens += sum(c.tokens for c in samples)
         if not cands:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multiplt import compilers
-from multiplt.causes import NEVER_PASSED
+from multiplt.causes import ALL_CUT_OFF, NEVER_PASSED
 from multiplt.dataset import language_rows
 from multiplt.dedup import DedupConfig, dedup_and_select
 from multiplt.execution import CRASHED
@@ -151,7 +151,7 @@ class FunctionUnit(Owner):
                 funnel.drop(stage, CRASHED)
                 continue
             if not work.passing:
-                funnel.drop(stage, NEVER_PASSED)
+                funnel.drop(stage, ALL_CUT_OFF if work.all_cut_off else NEVER_PASSED)
                 continue
             funnel.keep(stage)
             selected = dedup_and_select(work.passing, ctx.dedup, funnel)

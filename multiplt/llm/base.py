@@ -33,6 +33,8 @@ PROMPT_TOO_LONG = "prompt too long"
 ERROR = "error"
 FAILED_REASONS = frozenset({ERROR, PROMPT_TOO_LONG, "abort", "replay-miss"})
 """Finish reasons of a completion the backend did not really give (see `Completion.failed`)."""
+LENGTH = "length"
+"""Finish reason of a sample that ran into its token budget (vLLM, OpenAI and llama.cpp alike)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class Completion:
         """No answer from the model (backend error, prompt longer than the context, aborted, replay
         miss): a stage counts it as a drop, and the store never keeps it, so a later run asks again."""
         return self.finish_reason in FAILED_REASONS or self.finish_reason.startswith(ERROR + ":")
+
+    @property
+    def cut_off(self) -> bool:
+        """The model was stopped by the token budget, not by itself: text that then fails to parse
+        says more about the budget than about the model."""
+        return self.finish_reason == LENGTH
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multiplt.llm.base import PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
+from multiplt.llm.base import LENGTH, PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
 from multiplt.llm.models import DEFAULT_MODEL, ensure_model, model_sha256
 
 OnSample = Callable[[int, int, Completion], None]
@@ -310,7 +310,7 @@ class LlamaCppLLM(Engine):
                     finish(s, "stop", text[:cut])
                     return False
             if s.n_generated >= sampling.max_tokens:
-                finish(s, "length", s.pieces.decode("utf-8", "ignore"))
+                finish(s, LENGTH, s.pieces.decode("utf-8", "ignore"))
                 return False
             s.pending = token
             return True
