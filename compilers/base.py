@@ -496,6 +496,11 @@ class Language:
         translation unit (`unit`: the names it defines), its helpers and then the function."""
         return cleaner.clean(self, prompt, completion, unit)
 
+    def cut_short(self, prompt: str, completion: str) -> bool:
+        """Whether a completion that did not clean broke only where it stopped (see
+        `cleaner.broken_only_at_end`): asked of samples the token budget cut off."""
+        return cleaner.broken_only_at_end(self, prompt, completion)
+
     def signature_start(self, prompt: str) -> int:
         """Where the function's own text starts in the prompt: the last line opening a definition."""
         starts = [m.start() for m in re.finditer(self.sig_pattern, prompt, flags=re.MULTILINE)]

@@ -66,6 +66,21 @@ def clean(lang: Language, prompt: str, completion: str, unit: Sequence[str] | No
     return None
 
 
+def broken_only_at_end(lang: Language, prompt: str, completion: str) -> bool:
+    """Whether text that did not clean is broken only in its last top-level piece, every earlier
+    definition being whole and error-free.
+
+    Asked of a sample the token budget stopped: then the piece the budget cut is the only thing wrong,
+    and a larger budget may rescue it. A helper with an error before it (Python's `yield` in Lua)
+    is the model's own mistake, however long it went on afterwards. Read from the grammar's error
+    recovery, which may fold a broken definition into the cut one: the count is an upper bound.
+    """
+    head = prompt[lang.signature_start(prompt) :]
+    data = (head + completion).rstrip().encode("utf-8", "surrogatepass")
+    pieces = parser(lang.grammar).parse(data).root_node.children
+    return not any(piece.has_error for piece in pieces[:-1])
+
+
 def _unit(lang: Language, root: Node, data: bytes, main: str) -> str | None:
     """The unit's definitions up to and including `main`'s, or None if `main` is not defined whole."""
     kept: list[bytes] = []

@@ -258,6 +258,11 @@ class Elixir(Language):
         found = cleaner.clean(self, _dedent(head), _dedent(completion), unit)
         return _in_module(found) if found is not None else None
 
+    def cut_short(self, prompt: str, completion: str) -> bool:
+        """Asked of the same dedented text that `clean` parses."""
+        head = prompt[self.signature_start(prompt) :]
+        return cleaner.broken_only_at_end(self, _dedent(head), _dedent(completion))
+
     def call(self, fn: str, args: list[str]) -> str:
         return f"{MODULE}.{fn}({', '.join(args)})"
 

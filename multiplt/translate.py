@@ -22,9 +22,9 @@ from multiplt.store import WorkStore
 from multiplt.testgen.config import TestgenConfig
 
 CUT_OFF = "cut off at the token budget"
-"""A sample that ran into `max_tokens` before its definition was whole: told apart from text the model
-finished and got wrong, because a larger budget can rescue it (a unit with helpers needs more tokens
-than one function)."""
+"""A sample that ran into `max_tokens` with everything before the cut whole and error-free: told apart
+from text the model got wrong, because a larger budget may rescue it (a unit with helpers needs more
+tokens than one function)."""
 
 COVERAGE_THRESHOLD = TestgenConfig.coverage_threshold
 """The bar a target's own suite must reach: test generation's default bar, unless a build says otherwise."""
@@ -140,12 +140,21 @@ def _short(reason: str) -> str:
     return reason.split(":")[0].strip()[:60]
 
 
+@dataclass(frozen=True)
+class Cleaned:
+    """The candidates of a round of samples, and how many others the token budget cut short."""
+
+    candidates: list[Candidate]
+    cut_off: int = 0
+
+
 def clean_samples(
     job: Job, lang: Language, samples: Sequence[Completion], first: int, funnel: Funnel
-) -> list[Candidate]:
+) -> Cleaned:
     """Cleaned candidates of samples `first`, `first + 1`, ... of one job; unparsable ones are counted."""
     stage = stage_name(lang.name)
     out: list[Candidate] = []
+    cut_off = 0
     for i, sample in enumerate(samples, start=first):
         funnel.seen(stage)
         if sample.failed:  # the backend gave no answer (never stored: a later run asks again)
@@ -153,11 +162,15 @@ def clean_samples(
             continue
         code = lang.clean(job.prompt, sample.text, job.unit)
         if code is None:
-            funnel.drop(stage, CUT_OFF if sample.cut_off else "does not parse as a function")
+            if sample.cut_off and lang.cut_short(job.prompt, sample.text):
+                cut_off += 1
+                funnel.drop(stage, CUT_OFF)
+            else:
+                funnel.drop(stage, "does not parse as a function")
             continue
         funnel.keep(stage)
         out.append(Candidate(function_id=job.tested.id, language=lang.name, code=code, sample_index=i))
-    return out
+    return Cleaned(out, cut_off)
 
 
 def translate(
@@ -185,5 +198,5 @@ def translate(
             stage=stage_name(language),
         )
         for job, samples in zip(group, outs, strict=True):
-            out += clean_samples(job, lang, samples, 0, funnel)
+            out += clean_samples(job, lang, samples, 0, funnel).candidates
     return out

@@ -109,6 +109,9 @@ def test_clean_cuts_at_the_end_of_the_function_and_keeps_its_module() -> None:
     )
     assert EX.clean(prompt, "    x\n") is None  # never closed
     assert EX.clean(prompt, "    (x\n  end\n") is None  # does not parse
+    # Asked of samples the token budget stopped: cut inside the function, or broken before the cut.
+    assert EX.cut_short(prompt, "    if x do\n      x\n    else\n")
+    assert not EX.cut_short(prompt, "    x)\n  end\n\n  def other(y) do\n    y\n")
 
 
 def test_a_bare_definition_runs_in_the_module_and_a_cleaned_one_is_not_wrapped_twice() -> None:

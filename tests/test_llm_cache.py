@@ -100,7 +100,7 @@ def test_translate_counts_a_failed_sample_as_a_model_failure():
     funnel = Funnel()
     job = SimpleNamespace(prompt="", unit=None, tested=SimpleNamespace(id="f"))
     samples = [Completion("", 0, "prompt too long"), Completion("", 0, "error")]
-    assert clean_samples(job, compilers.get("lua"), samples, 0, funnel) == []
+    assert clean_samples(job, compilers.get("lua"), samples, 0, funnel).candidates == []
     stage = funnel.stage("translate/lua")
     assert stage.seen == 2 and stage.balanced
     assert dict(stage.drops) == {"model failed (prompt too long)": 1, "model failed (error)": 1}
@@ -116,11 +116,30 @@ def test_translate_tells_a_sample_cut_off_by_the_budget_from_one_that_does_not_p
         Completion("  local t = {}\n  for i = 1, x do\n    t[i", 12, "length"),  # cut mid-body
         Completion("  return x +\n", 3, "stop"),  # finished, and not Lua
     ]
-    cands = clean_samples(job, compilers.get("lua"), samples, 0, funnel)
-    assert [c.sample_index for c in cands] == [0]
+    cleaned = clean_samples(job, compilers.get("lua"), samples, 0, funnel)
+    assert [c.sample_index for c in cleaned.candidates] == [0] and cleaned.cut_off == 1
     assert dict(funnel.stage("translate/lua").drops) == {
         "cut off at the token budget": 1,
         "does not parse as a function": 1,
+    }
+
+
+def test_a_unit_broken_before_the_cut_is_the_models_mistake_not_the_budgets():
+    """The model wrote Python's `yield` into a Lua helper, then ran on until the budget stopped it:
+    the budget did not cause that. A unit cut inside its last definition, all else whole, it did."""
+    funnel = Funnel()
+    unit = ("helper", "f")
+    job = SimpleNamespace(prompt="local function helper(x)\n", unit=unit, tested=SimpleNamespace(id="f"))
+    broken = "  yield x\nend\n\nlocal function f(x)\n  return helper(x)\nend\n\nmodule:inject({f = f,"
+    cut = "  return x + 1\nend\n\nlocal function f(x)\n  local y = helper(x)\n  if y >"
+    lua = compilers.get("lua")
+    cleaned = clean_samples(
+        job, lua, [Completion(broken, 20, "length"), Completion(cut, 20, "length")], 0, funnel
+    )
+    assert cleaned.candidates == [] and cleaned.cut_off == 1
+    assert dict(funnel.stage("translate/lua").drops) == {
+        "does not parse as a function": 1,
+        "cut off at the token budget": 1,
     }
 
 

@@ -67,8 +67,8 @@ class TranslateWork:
         self.drawn = 0
         self.tokens = 0
         self.cut_off = 0
-        """Samples that ran into the token budget and did not parse: when they are all there is, the
-        model was never heard out, and the function is not counted as one the model failed."""
+        """Samples the token budget cut short with nothing wrong before the cut: when they are all
+        there is, the model was never heard out, and the function is not counted as one it failed."""
         self.passing: list[Translation] = []
         self.distinct: set[str] = set()
         self.stopped = ""
@@ -93,11 +93,9 @@ class TranslateWork:
         return Generate(translate_stage(self.language), self.job.prompt, sampling, self._sampled, self.owner)
 
     def _sampled(self, samples: list[Completion]) -> list[Request]:
-        cands = clean_samples(self.job, self.lang, samples, self.drawn, self.funnel)
-        judged = {c.sample_index for c in cands}
-        self.cut_off += sum(
-            1 for i, c in enumerate(samples, start=self.drawn) if c.cut_off and i not in judged
-        )
+        cleaned = clean_samples(self.job, self.lang, samples, self.drawn, self.funnel)
+        cands = cleaned.candidates
+        self.cut_off += cleaned.cut_off
         self.drawn += len(samples)
         self.tokens += sum(c.tokens for c in samples)
         if not cands:
