@@ -97,8 +97,8 @@ class Completion:
 
     @property
     def cut_off(self) -> bool:
-        """The model was stopped by the token budget, not by itself: text that then fails to parse
-        says more about the budget than about the model."""
+        """The model was stopped by the token budget, not by itself: the first condition for a
+        sample's drop to be the budget's rather than the model's (the other: `Language.cut_short`)."""
         return self.finish_reason == LENGTH
 
     def to_json(self) -> str:
