@@ -252,16 +252,19 @@ class Elixir(Language):
 
     # ----- cleaning and programs -------------------------------------------------------------------
 
+    def _at_column_0(self, prompt: str, completion: str) -> tuple[str, str]:
+        """The function's own prompt text and the completion, dedented: the grammar reads definitions
+        at column 0, outside the module the prompt opens."""
+        return _dedent(prompt[self.signature_start(prompt) :]), _dedent(completion)
+
     def clean(self, prompt: str, completion: str, unit: Sequence[str] | None = None) -> str | None:
         """The definitions cut at column 0, then put back into the prompt's module."""
-        head = prompt[self.signature_start(prompt) :]
-        found = cleaner.clean(self, _dedent(head), _dedent(completion), unit)
+        found = cleaner.clean(self, *self._at_column_0(prompt, completion), unit)
         return _in_module(found) if found is not None else None
 
     def cut_short(self, prompt: str, completion: str) -> bool:
         """Asked of the same dedented text that `clean` parses."""
-        head = prompt[self.signature_start(prompt) :]
-        return cleaner.broken_only_at_end(self, _dedent(head), _dedent(completion))
+        return cleaner.broken_only_at_end(self, *self._at_column_0(prompt, completion))
 
     def call(self, fn: str, args: list[str]) -> str:
         return f"{MODULE}.{fn}({', '.join(args)})"
