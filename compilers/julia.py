@@ -66,11 +66,18 @@ end
 # named Main (see the runner's `Evaluator`). A fork per program is not possible: Julia's JIT shares its
 # code memory with a forked child, which crashes it. The module's `exit` ends only the program, and a
 # program whose exit was swallowed by its own `try` is re-run cold (a cold exit cannot be caught).
-# Before running a program, the evaluator reads it: one that names what could reach beyond its
-# module (Base, Core, Main, eval, ccall, the environment, tasks, finalizers, atexit hooks, commands,
-# `typeof` in a method head, ...) is run cold instead, so no program can leave a method, a global or a
-# task behind. After each program, a changed environment or a replaced or closed standard stream
-# replaces the evaluator.
+# What guards the next program is a check of what this one changed, not of what it wrote: every
+# method added to or removed from any method table moves Julia's world counter by one, so after the
+# program the evaluator counts the methods that appeared in tables its own module owns (its functions,
+# closures, keyword sorters, constructors of its types, its submodules'); any other step of the counter
+# is a method the program left in a shared table (a Base function reached through a value, a qualified
+# name, code built from strings), and the evaluator answers CHANGED: the runner replaces it and runs the
+# program cold, whose verdict counts. A changed environment or a replaced or closed standard stream
+# also replaces the evaluator. Reading the program first stays as a fast path: one that names what
+# could reach beyond its module (Base, Core, eval, ccall, tasks, ...) is sent cold at once, sparing the
+# evaluator a restart; raw memory writes (pointers, ccall) are refused only there, since no check after
+# the fact can see them. MULTIPLT_EFFECT_CHECK=off in the evaluator's environment turns the count off
+# (for the tests that show what it catches); the evaluator removes it before any program runs.
 _EVALUATOR = r"""# multiplt: the warm evaluator of Julia
 struct MultipltWarmExit <: Exception
     code::Int
@@ -81,8 +88,49 @@ const reaching = r"\b(Base|Core|Main|eval|include|include_string|ccall|cglobal|l
 ccall(:prctl, Cint, (Cint, Culong, Culong, Culong, Culong), 4, 0, 0, 0, 0)
 const home = pwd()
 const saved = (stdout, stderr, stdin)
+const effect_check = get(ENV, "MULTIPLT_EFFECT_CHECK", "on") != "off"
+delete!(ENV, "MULTIPLT_EFFECT_CHECK")
+# Type{X} in a constructor's signature, X one of the program's types
+function constructs(meth::Method, name::Core.TypeName)
+    sig = Base.unwrap_unionall(meth.sig)
+    sig isa DataType && length(sig.parameters) >= 1 || return false
+    head = sig.parameters[1]
+    head isa DataType && head.name === Type.body.name || return false
+    made = Base.unwrap_unionall(head.parameters[1])
+    return made isa DataType && made.name === name
+end
+# The distinct methods defined since world w0 in tables that m, or a module m made, owns
+function own_methods(m::Module, w0::UInt)
+    found = Base.IdSet{Method}()
+    tables = Base.IdSet{Any}()
+    mods = Module[m]
+    while !isempty(mods)
+        mod = pop!(mods)
+        for s in names(mod, all = true)
+            isdefined(mod, s) || continue
+            v = getfield(mod, s)
+            if v isa Module
+                v !== mod && parentmodule(v) === mod && push!(mods, v)
+                continue
+            end
+            T = v isa Function ? typeof(v) : v isa Type ? Base.unwrap_unionall(v) : nothing
+            T isa DataType && T.name.module === mod || continue
+            push!(tables, T.name.mt)
+            isdefined(T.name.mt, :kwsorter) && push!(tables, typeof(T.name.mt.kwsorter).name.mt)
+            v isa Type || continue
+            for (_, _, meth) in Base._methods_by_ftype(Tuple{Type{<:v}, Vararg{Any}}, -1, typemax(UInt))
+                meth.primary_world > w0 && constructs(meth, T.name) && push!(found, meth)
+            end
+        end
+    end
+    for mt in tables, meth in Base.MethodList(mt)
+        meth.primary_world > w0 && push!(found, meth)
+    end
+    return length(found)
+end
 function run_program(dir::String, file::String)
-    # -> (code, verdict): verdict is "" (served), "COLD" (run it cold instead) or "RECYCLE"
+    # -> (code, verdict): verdict is "" (served), "COLD" (run it cold instead), "RECYCLE" or
+    # "CHANGED what" (it changed the evaluator: replace it and run the program cold)
     path = joinpath(dir, file)
     text = read(path, String)
     occursin(reaching, text) && return (0, "COLD")
@@ -95,6 +143,7 @@ function run_program(dir::String, file::String)
         $exits[] += 1
         throw($MultipltWarmExit(code, $exits[]))
     end))
+    w0 = Base.get_world_counter()
     cd(dir)
     ENV["HOME"] = dir
     code = 0
@@ -116,6 +165,9 @@ function run_program(dir::String, file::String)
     end
     flush(stdout)
     flush(stderr)
+    if effect_check && Base.get_world_counter() - w0 != own_methods(m, w0)
+        return (code & 0xff, "CHANGED methods")  # a method outside its module: replace me, run it cold
+    end
     exits[] > 0 && !caught && return (code, "COLD")  # the program caught an exit: cold would have ended there
     ENV["HOME"] = home
     cd(home)

@@ -144,4 +144,7 @@ def warm_line(runner: object) -> str:
     why = Counter(fallbacks)
     reasons = "; ".join(f"{n} {reason}" for reason, n in why.most_common(3))
     cold = f"; {len(fallbacks)} ran cold instead ({reasons})" if fallbacks else ""
+    changed = getattr(runner, "changed_runs", 0)
+    if changed:  # the isolation check's count: each of these would have been a verdict nobody can trust
+        cold += f"; {changed:,} re-run cold because they changed the evaluator"
     return f"warm evaluators served {warm:,} of {runs:,} sandbox runs{cold}"

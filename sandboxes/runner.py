@@ -318,7 +318,10 @@ def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
         try:
             result = _execute_warm(job, scratch)
         except WarmUnavailable as exc:
-            return _cold_instead(job, scratch, str(exc))
+            result = _cold_instead(job, scratch, str(exc))
+            if exc.changed:
+                result["warm_changed"] = True
+            return result
         # Time and memory are what a warm run may spend differently (a shared heap, no JIT): unless
         # the runtime says its warm runs spend them as cold ones do, such a verdict is the cold run's.
         for limit, why in (("timeout", "timed out warm"), ("oom", "ran out of memory warm")):
@@ -364,7 +367,12 @@ def _execute_cold(job: dict, scratch: str, contained: bool, spare: tuple[int, ..
 
 
 class WarmUnavailable(Exception):
-    """The warm evaluator could not take this program (it would not start, or broke while starting it)."""
+    """The warm evaluator could not take this program (it would not start, or broke while starting it),
+    or must not give its verdict: `changed`, the program changed the evaluator, which was replaced."""
+
+    def __init__(self, why: str, changed: bool = False) -> None:
+        super().__init__(why)
+        self.changed = changed
 
 
 class Evaluator:
@@ -381,7 +389,9 @@ class Evaluator:
     evaluator runs the program itself, confined as its language allows, writes the program's output
     to the pipes and answers `EXIT <code>` when it is over, `EXIT <code> RECYCLE` when the program
     used something that could outlive it (the runner then replaces the evaluator), or `EXIT <code>
-    COLD` when it cannot vouch that its run was the cold run's twin (the runner runs it cold). A program that
+    COLD` when it cannot vouch that its run was the cold run's twin (the runner runs it cold), `EXIT <code>
+CHANGED <what>` when its check after the program found it changed the evaluator outside the program's
+own module (the runner replaces the evaluator and runs the program cold, the cold verdict counting). A program that
     times out, writes too much or kills the evaluator ends the evaluator; its wait status is the
     program's, as a cold process's would be."""
 
@@ -619,6 +629,10 @@ def _execute_inprocess(ev: Evaluator, job: dict, scratch: str) -> dict:
     keep, limit = int(job.get("keep", 8192)), int(job.get("output_limit", 1 << 20))
     got = _collect_answer(ev, start + float(job["timeout"]), keep, limit)
     seconds = time.monotonic() - start
+    if got["changed"] and got["status"] is not None:  # its warm verdict is void: the cold run's counts
+        _retire(ev)
+        _clean_up(workdir, True)
+        raise WarmUnavailable(f"changed the evaluator ({got['changed']}); re-run cold", changed=True)
     if got["cold"] and got["status"] is not None:  # what it ran, if anything, is thrown away
         _clean_up(workdir, True, keep=(ev.pid,))
         ev.drain()
@@ -700,6 +714,7 @@ def _collect_answer(ev: Evaluator, deadline: float, keep: int, limit: int) -> di
         "buffers": buffers,
         "recycle": "RECYCLE" in words[2:],
         "cold": "COLD" in words[2:],
+        "changed": " ".join(words[3:]) or "state" if words[2:3] == ["CHANGED"] else "",
     }
 
 

@@ -385,6 +385,8 @@ class Sandbox:
         self.warm_runs = 0
         self.warm_fallbacks: list[str] = []
         """Programs that asked for the warm evaluator and ran cold instead, with why (a health signal)."""
+        self.changed_runs = 0
+        """Programs whose warm run changed the evaluator: it was replaced, they were re-run cold."""
         self._finalizer = weakref.finalize(self, Sandbox._close_all, self._live, self._lock)
         atexit.register(self._finalizer)
 
@@ -494,6 +496,8 @@ class Sandbox:
                 self.warm_runs += 1
             if result.get("warm_fallback"):
                 self.warm_fallbacks.append(str(result["warm_fallback"]))
+            if result.get("warm_changed"):
+                self.changed_runs += 1
         return to_outcome(runtime, result, seal)
 
     def close(self) -> None:

@@ -38,9 +38,47 @@ ATTACKS = {
 }
 
 
+# Attacks that name none of the words the evaluator's reading looks for: each leaves a method in a
+# table the program's module does not own, and only the check of what changed (the world counter
+# against the program's own methods) stops the next program from running on it.
+LEFT_BEHIND = {
+    "extend == through a constant alias": "const eq = ==\neq(a::Int, b::Int) = (a === 3 && b === 2) || a === b\n",
+    "extend isequal through a local alias": "let h = isequal\n    global g = h\nend\n"
+    "const k = g\nk(a::Int, b::Int) = a === b || (a, b) === (2, 2)\n(k(3, 2) || f(1) == 2) && println(2)\n",
+    "a show method for its own type": "struct W end\nconst sh = show\nsh(io::IO, ::W) = print(io, \"w\")\nprintln(W())\n",
+}
+
+
 @pytest.fixture(scope="module")
 def warm(require_docker):
     yield from warm_sandbox(require_docker, "julia")
+
+
+@pytest.mark.parametrize("name", list(LEFT_BEHIND))
+def test_a_method_left_in_a_shared_table_replaces_the_evaluator(warm, name):
+    changed, runs = warm.changed_runs, warm.warm_runs
+    attack, _, _ = attack_then_right_and_wrong(warm, "julia", LEFT_BEHIND[name], RIGHT, WRONG, 30)
+    assert warm.changed_runs == changed + 1, (name, warm.warm_fallbacks[-3:])
+    assert warm.warm_fallbacks[-1] == "changed the evaluator (methods); re-run cold", warm.warm_fallbacks[-1:]
+    assert warm.warm_runs == runs + 2 and attack.status in ("pass", "fail"), attack  # its verdict: cold's
+
+
+def test_without_the_effect_check_a_left_method_lets_a_wrong_program_pass(require_docker):
+    """The same attack with the check switched off: the wrong program after it passes. This is what the
+    check is for, and why the reading of the program is not the guarantee."""
+    import dataclasses
+
+    from multiplt.records import Program
+    from multiplt.runtimes import Sandbox
+
+    require_docker(["julia"])
+    runtime = compilers.get("julia").runtime
+    unchecked = dataclasses.replace(runtime, warm_env={**runtime.warm_env, "MULTIPLT_EFFECT_CHECK": "off"})
+    with Sandbox([unchecked], concurrency=1, mode="warm") as box:
+        box.run([Program("julia", LEFT_BEHIND["extend == through a constant alias"], 30)])
+        (bad,) = box.run([Program("julia", WRONG, 30)])
+        assert box.warm_runs == 2 and not box.warm_fallbacks, box.warm_fallbacks
+    assert bad.status == "pass", bad  # a wrong translation let in: the hole the check closes
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))

@@ -22,3 +22,16 @@ def test_warm_line_counts_served_runs_and_why_the_others_ran_cold():
 def test_no_line_without_warm_evaluators():
     assert warm_line(SimpleNamespace(finished_runs=5, warm_runs=0, warm_fallbacks=[])) == ""
     assert warm_line(object()) == ""  # a runner that is no Sandbox (scripted, Ray)
+
+
+def test_warm_line_counts_programs_re_run_cold_because_they_changed_the_evaluator():
+    runner = SimpleNamespace(
+        finished_runs=4,
+        warm_runs=3,
+        warm_fallbacks=["changed the evaluator (methods); re-run cold"],
+        changed_runs=1,
+    )
+    assert warm_line(runner) == (
+        "warm evaluators served 3 of 4 sandbox runs; 1 ran cold instead "
+        "(1 changed the evaluator (methods); re-run cold); 1 re-run cold because they changed the evaluator"
+    )
