@@ -377,23 +377,23 @@ class WarmUnavailable(Exception):
 
 class Evaluator:
     """A warmed interpreter speaking lines over two pipes; its stdout and stderr are pipes the runner
-    reads for every program.
+        reads for every program.
 
-    A fork server (protocols "json" and "lines"): the runner writes one line per program (its
-    directory and file; with "json" also its environment and limits); the evaluator forks a child that
-    forks the program's process and exits at once, so the program is orphaned to the runner (PID 1),
-    which reaps it and reads its output as it would a cold run's. The child reports the program's pid
-    in a line `PID <n>`; the evaluator itself never writes to stdout or stderr.
+        A fork server (protocols "json" and "lines"): the runner writes one line per program (its
+        directory and file; with "json" also its environment and limits); the evaluator forks a child that
+        forks the program's process and exits at once, so the program is orphaned to the runner (PID 1),
+        which reaps it and reads its output as it would a cold run's. The child reports the program's pid
+        in a line `PID <n>`; the evaluator itself never writes to stdout or stderr.
 
-    In-process (protocol "inprocess", for runtimes that cannot fork, or fork too slowly): the
-    evaluator runs the program itself, confined as its language allows, writes the program's output
-    to the pipes and answers `EXIT <code>` when it is over, `EXIT <code> RECYCLE` when the program
-    used something that could outlive it (the runner then replaces the evaluator), or `EXIT <code>
-    COLD` when it cannot vouch that its run was the cold run's twin (the runner runs it cold), `EXIT <code>
-CHANGED <what>` when its check after the program found it changed the evaluator outside the program's
-own module (the runner replaces the evaluator and runs the program cold, the cold verdict counting). A program that
-    times out, writes too much or kills the evaluator ends the evaluator; its wait status is the
-    program's, as a cold process's would be."""
+        In-process (protocol "inprocess", for runtimes that cannot fork, or fork too slowly): the
+        evaluator runs the program itself, confined as its language allows, writes the program's output
+        to the pipes and answers `EXIT <code>` when it is over, `EXIT <code> RECYCLE` when the program
+        used something that could outlive it (the runner then replaces the evaluator), or `EXIT <code>
+        COLD` when it cannot vouch that its run was the cold run's twin (the runner runs it cold), `EXIT <code>
+    CHANGED <what>` when its check after the program found it changed the evaluator outside the program's
+    own module (the runner replaces the evaluator and runs the program cold, the cold verdict counting). A program that
+        times out, writes too much or kills the evaluator ends the evaluator; its wait status is the
+        program's, as a cold process's would be."""
 
     def __init__(self, spec: dict, job: dict, scratch: str) -> None:
         self.key = json.dumps(spec, sort_keys=True)

@@ -45,7 +45,7 @@ LEFT_BEHIND = {
     "extend == through a constant alias": "const eq = ==\neq(a::Int, b::Int) = (a === 3 && b === 2) || a === b\n",
     "extend isequal through a local alias": "let h = isequal\n    global g = h\nend\n"
     "const k = g\nk(a::Int, b::Int) = a === b || (a, b) === (2, 2)\n(k(3, 2) || f(1) == 2) && println(2)\n",
-    "a show method for its own type": "struct W end\nconst sh = show\nsh(io::IO, ::W) = print(io, \"w\")\nprintln(W())\n",
+    "a show method for its own type": 'struct W end\nconst sh = show\nsh(io::IO, ::W) = print(io, "w")\nprintln(W())\n',
 }
 
 
