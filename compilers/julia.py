@@ -117,7 +117,7 @@ function own_methods(m::Module, w0::UInt)
             T isa DataType && T.name.module === mod || continue
             push!(tables, T.name.mt)
             isdefined(T.name.mt, :kwsorter) && push!(tables, typeof(T.name.mt.kwsorter).name.mt)
-            v isa Type || continue
+            v isa Type && !(T <: Function) || continue  # a function's type has no constructors to find
             for (_, _, meth) in Base._methods_by_ftype(Tuple{Type{<:v}, Vararg{Any}}, -1, typemax(UInt))
                 meth.primary_world > w0 && constructs(meth, T.name) && push!(found, meth)
             end
@@ -127,6 +127,28 @@ function own_methods(m::Module, w0::UInt)
         meth.primary_world > w0 && push!(found, meth)
     end
     return length(found)
+end
+# The check runs after every program: compile it to machine code once, here (the programs are
+# interpreted, --compile=min, and so would it be: interpreted it cost more than the program), by
+# lifting the compile mode for one call on a module shaped like the programs'; compiled code, once
+# there, is what later calls run.
+let mode = Ptr{Int8}(cglobal(:jl_options)) + fieldoffset(Base.JLOptions, findfirst(==(:compile_enabled), fieldnames(Base.JLOptions)))
+    before = unsafe_load(mode)
+    unsafe_store!(mode, Int8(1))
+    try
+        shaped = Module(:Main)
+        Core.eval(shaped, :(f(x) = x + 1))
+        Core.eval(shaped, :(g(x; y = 1) = map(z -> z + y, x)))
+        Core.eval(shaped, :(struct P{T}
+            a::T
+        end))
+        Core.eval(shaped, :(module Sub
+        h() = 1
+        end))
+        own_methods(shaped, UInt(0))
+    finally
+        unsafe_store!(mode, before)
+    end
 end
 function run_program(dir::String, file::String)
     # -> (code, verdict): verdict is "" (served), "COLD" (run it cold instead), "RECYCLE" or
