@@ -116,6 +116,8 @@ R_ATTACKS = {
     "unlockBinding('quit', baseenv())\nassign('quit', function(...) NULL, envir = baseenv())\n"
     "x <<- 42\n",
     "leave a background process": "system('sleep 100 &')\nsystem('(sleep 0.3; echo ok) &')\n",
+    "write into its memory": R_FIND_EVALUATOR
+    + "con <- file(file.path('/proc', evaluator, 'mem'), 'r+b')\nwriteBin(as.raw(1), con)\ncat('wrote\\n')\n",
     "exhaust memory": "x <- list()\nrepeat x[[length(x) + 1]] <- numeric(5e6)\n",
     "hang": "repeat {}\n",
 }
@@ -131,6 +133,8 @@ def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
     attack, _, _ = attack_then_right_and_wrong(warm_r, "r", R_ATTACKS[name], R_CORRECT, R_WRONG, 15)
     if name == "hang":  # R runs warm without its JIT: a warm timeout is re-run cold before it counts
         assert attack.status == "timeout" and warm_r.warm_fallbacks[-1].startswith("timed out warm"), attack
+    if name == "write into its memory":  # R's binary is unreadable to the programs: R starts undumpable
+        assert attack.status == "fail" and "wrote" not in attack.stdout and "cannot open" in attack.stderr, attack
 
 
 # How an R script can end, and what it can see: the same status, exit code and stdout both ways.

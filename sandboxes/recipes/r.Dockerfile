@@ -8,7 +8,11 @@ RUN apt-get update \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
  && echo 'sandbox:x:10001:10001::/scratch:/usr/sbin/nologin' >> /etc/passwd \
  && echo 'sandbox:x:10001:' >> /etc/group \
- && mkdir -p /scratch
+ && mkdir -p /scratch \
+ && chmod 0711 /usr/lib/R/bin/exec/R
+# R's binary executable but not readable by the sandbox user: the kernel then starts every R process
+# undumpable (base R cannot call prctl), so a program cannot ptrace the warm evaluator or write its
+# memory through /proc, though it runs under the same uid.
 ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin
 USER 10001:10001
 WORKDIR /scratch
