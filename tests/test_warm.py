@@ -134,7 +134,9 @@ def test_an_attack_on_the_r_evaluator_costs_only_itself(warm_r, name):
     if name == "hang":  # R runs warm without its JIT: a warm timeout is re-run cold before it counts
         assert attack.status == "timeout" and warm_r.warm_fallbacks[-1].startswith("timed out warm"), attack
     if name == "write into its memory":  # R's binary is unreadable to the programs: R starts undumpable
-        assert attack.status == "fail" and "wrote" not in attack.stdout and "cannot open" in attack.stderr, attack
+        assert attack.status == "fail" and "wrote" not in attack.stdout and "cannot open" in attack.stderr, (
+            attack
+        )
 
 
 # How an R script can end, and what it can see: the same status, exit code and stdout both ways.
