@@ -57,9 +57,13 @@ _PRELUDE = r"""
 # ends it with 1, as cold. Confinement: a thread of its own under a custodian of its own (shutting it
 # down ends every thread, port and subprocess it made), fresh parameters (ports on duplicates of the
 # evaluator's descriptors, directory, environment copy, random generator, plumber, exit handler that
-# ends only the program), and a module name resolver that notes any module the evaluator cannot
-# vouch for (unsafe operations, the FFI, primitive instances beyond the kernel's): the evaluator then
-# answers RECYCLE and the runner replaces it before the next program.
+# ends only the program) and a code inspector weaker than the one the evaluator and the libraries are
+# declared under: a program cannot enter a shared module instance (module->namespace, eval inside it,
+# its unexported state such as racket/string's caches), nor use protected exports (unsafe operations,
+# the FFI). Library modules it loads are declared under the evaluator's inspector, as cold. A program
+# refused by the inspector answers CHANGED and is re-run cold (its cold verdict counts), and so does
+# one after which the evaluator's own state differs: the process's environment, directory, the
+# descriptors it serves on, or anything left in the custodian above the programs'.
 _EVALUATOR = r"""#lang racket/base
 ;; multiplt: the warm evaluator of Racket
 (require ffi/unsafe ffi/unsafe/port racket/port racket/file)
@@ -82,27 +86,47 @@ _EVALUATOR = r"""#lang racket/base
 (for ([m shared]) (dynamic-require m #f))
 (define-namespace-anchor anchor)
 (define home (namespace-anchor->namespace anchor))
-(define vouched-primitives '(#%kernel #%core #%read #%main #%paramz #%flfxnum #%runtime))
-(define (vouched? name dir)
+(define (in-dir? name dir)
+  ;; whether a resolved module is a file of the program's own directory
   (let ([n (if (pair? name) (car name) name)])
-    (cond [(symbol? n)
-           (or (memq n vouched-primitives)
-               (not (regexp-match? #rx"^#%" (symbol->string n))))]
-          [(path? n) (not (regexp-match? #rx"unsafe|ffi|/future|/place" (path->string n)))]
-          [else #f])))
+    (and (path? n)
+         (let ([d (path->bytes (path->directory-path dir))] [f (path->bytes n)])
+           (and (>= (bytes-length f) (bytes-length d)) (equal? (subbytes f 0 (bytes-length d)) d))))))
+;; the inspector the evaluator and the libraries are declared under: each program runs under a weaker
+;; one, so it cannot enter a shared module (module->namespace, eval in it, its protected exports)
+(define trusted (current-code-inspector))
+;; the evaluator's own state a program must leave as it found it: the process's environment, its
+;; directory, the descriptors the runner talks on, and nothing left to the evaluator's custodian
+(define c-getcwd (c "getcwd" (_fun _bytes _size -> _bytes)))
+(define c-fcntl (c "fcntl" (_fun _int _int -> _int)))
+(define programs (make-custodian))
+(define (own-state)
+  (list (sort (for/list ([n (environment-variables-names (current-environment-variables))]
+                         #:unless (equal? n #"HOME"))
+                (cons n (environment-variables-ref (current-environment-variables) n)))
+              bytes<? #:key car)
+        (let ([b (make-bytes 4096 0)]) (c-getcwd b 4096) b)
+        (for/list ([fd 5]) (c-fcntl fd 1))))
+(define before #f)
+(define (evaluator-changed)
+  (define now (own-state))
+  (define left (custodian-managed-list programs (current-custodian)))
+  (cond [(not (equal? now before)) "state"]
+        [(pair? left) "custodian"]
+        [else #f]))
 (define (fresh-namespace)
   (define ns (make-base-empty-namespace))
   (for ([m shared]) (namespace-attach-module home m ns))
   ns)
 (define (run-program ns dir file in out err)
   ;; -> the exit code and whether the evaluator must be replaced
-  (define cust (make-custodian))
+  (define cust (make-custodian programs))
   (define plumber (make-plumber))
   (define env (environment-variables-copy (current-environment-variables)))
   (environment-variables-set! env #"HOME" (path->bytes dir))
   (void (c-setenv "HOME" dir 1))
   (define code #f)
-  (define recycle #f)
+  (define changed #f)
   (define (finish! v)
     (unless code (set! code v))
     (for ([p (list out err)]) (with-handlers ([void void]) (flush-output p)))
@@ -113,8 +137,12 @@ _EVALUATOR = r"""#lang racket/base
     (case-lambda
       [(name namespace) (standard name namespace)]
       [(path source stx load?)
-       (define r (standard path source stx load?))
-       (unless (vouched? (resolved-module-path-name r) dir) (set! recycle #t))
+       ;; a library module is declared under the evaluator's inspector, as cold; the program's own
+       ;; files under the program's weaker one
+       (define r
+         (if (and load? (not (in-dir? (resolved-module-path-name (standard path source stx #f)) dir)))
+             (parameterize ([current-code-inspector trusted]) (standard path source stx load?))
+             (standard path source stx load?)))
        r]))
   (define module `(file ,(path->string (build-path dir file))))
   (define (run)
@@ -135,10 +163,15 @@ _EVALUATOR = r"""#lang racket/base
                    [current-command-line-arguments (vector)]
                    [current-pseudo-random-generator (make-pseudo-random-generator)]
                    [current-module-name-resolver watching]
+                   [current-code-inspector (make-inspector trusted)]
                    [exit-handler (lambda (v) (finish! (if (and (exact-integer? v) (<= 1 v 255)) v 0)))])
       (thread (lambda ()
                 (with-handlers ([(lambda (e) #t)
                                  (lambda (e)
+                                   ;; refused here, not cold (the FFI, unsafe operations, a shared
+                                   ;; module's namespace): the cold run's verdict counts
+                                   (when (and (exn? e) (regexp-match? #rx"code inspector" (exn-message e)))
+                                     (set! changed "inspector"))
                                    ((error-display-handler)
                                     (if (exn? e) (exn-message e) (format "uncaught exception: ~e" e))
                                     e)
@@ -147,7 +180,7 @@ _EVALUATOR = r"""#lang racket/base
                 (finish! 0)))))
   (thread-wait t)
   (finish! 0)
-  (values code recycle))
+  (values code (or changed (evaluator-changed))))
 (define (port-on fd name mode)
   (unsafe-file-descriptor->port (c-dup fd) name mode))
 ;; warm up: expand, compile and run a program shaped like the harness's, output thrown away
@@ -161,6 +194,7 @@ _EVALUATOR = r"""#lang racket/base
      (run-program (fresh-namespace) dir "main.rkt" (open-input-bytes #"") (open-output-nowhere) (open-output-nowhere)))
    void))
 (void (c-setenv "HOME" (current-directory) 1))
+(set! before (own-state))
 (say "READY\n")
 (let loop ([ns (fresh-namespace)])
   (define line (read-request))
@@ -171,10 +205,10 @@ _EVALUATOR = r"""#lang racket/base
   (define out (port-on 1 'stdout '(write)))
   (define err (port-on 2 'stderr '(write)))
   (file-stream-buffer-mode err 'none)
-  (define-values (code recycle) (run-program ns dir (cadr parts) in out err))
+  (define-values (code changed) (run-program ns dir (cadr parts) in out err))
   (for ([p (list out err)]) (with-handlers ([void void]) (flush-output p) (close-output-port p)))
   (close-input-port in)
-  (say (format "EXIT ~a~a\n" code (if recycle " RECYCLE" "")))
+  (say (format "EXIT ~a~a\n" code (if changed (string-append " CHANGED " changed) "")))
   ;; between programs: collect the last one's garbage while almost nothing of it is live, and make the
   ;; next one's namespace
   (collect-garbage 'minor)
