@@ -31,6 +31,9 @@ import time
 
 HEADER = struct.Struct(">I")
 SCRATCH = "/scratch"
+# every place in the container a program can write besides the scratch directory, measured by walking
+# the file system as the sandbox user: a file left in one would be there for the next program
+_SHARED_WRITABLE = ("/tmp", "/dev/shm", "/dev/mqueue")
 RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ)
 OOM_COUNTERS = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 
@@ -295,16 +298,22 @@ def _report(job: dict, got: dict, out_fd: int, err_fd: int, seconds: float, oom:
 
 
 def _clean_up(workdir: str, contained: bool, keep: tuple[int, ...] = ()) -> None:
-    """After every program: its processes, its directory, /tmp, and whatever it left in the home of
-    the container's evaluator, if one runs."""
+    """After every program: its processes, its directory, everything else it could write (the rest of
+    the scratch directory, /tmp, /dev/shm, message queues) and whatever it left in the home of the
+    container's evaluator, if one runs."""
     if contained:
         _kill_everything_else(keep)
     _force_remove(workdir)
     if contained:
-        for name in os.listdir("/tmp"):
-            _force_remove(os.path.join("/tmp", name))
-        if _EVALUATOR:
-            _empty(_EVALUATOR[0].home)
+        for place in _SHARED_WRITABLE:
+            _empty(place)
+        scratch = os.path.dirname(workdir)
+        home = _EVALUATOR[0].home if _EVALUATOR else None
+        if home:
+            _empty(home)
+        for name in os.listdir(scratch):  # the scratch directory itself is the programs' to write
+            if os.path.join(scratch, name) != home:
+                _force_remove(os.path.join(scratch, name))
 
 
 def execute(job: dict, scratch: str = SCRATCH, contained: bool = True) -> dict:
