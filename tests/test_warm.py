@@ -8,7 +8,7 @@ that must fail, in the same container.
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
+from warm_checks import LEFT_FILES, attack_then_right_and_wrong, both_modes, shell_attacks, warm_sandbox
 
 from multiplt import compilers
 from multiplt.pytypes import ANY, Unsupported
@@ -18,8 +18,13 @@ from multiplt.testgen.harness import harness_program, parse_report
 
 pytestmark = pytest.mark.docker
 
-CORRECT = "def f(x):\n    return x + 1\n\nassert f(1) == 2\nprint('ok')\n"
-WRONG = "def f(x):\n    return x + 2\n\nassert f(1) == 2\nprint('ok')\n"
+# Both fail if an attack left a file where the next program runs.
+_CHECKED = (
+    "import os\n\ndef f(x):\n    return x + {k}\n\nassert f(1) == 2\n"
+    f"assert not [p for p in {list(LEFT_FILES)!r} if os.path.exists(p)]\nprint('ok')\n"
+)
+CORRECT = _CHECKED.format(k=1)
+WRONG = _CHECKED.format(k=2)
 
 FIND_EVALUATOR = """
 import os
@@ -46,6 +51,17 @@ ATTACKS = {
     "    time.sleep(0.3)\n    os.write(1, b'ok\\\\n')\n    os._exit(0)\n",
     "exhaust memory": "x = []\nwhile True:\n    x.append(bytearray(50 * 1024 * 1024))\n",
     "hang": "while True:\n    pass\n",
+    "change its environment, directory, limits and handlers": "import os, signal, sys\n"
+    "os.environ['PYTHONPATH'] = '/tmp'\nos.chdir('/')\nos.umask(0o777)\nsys.setrecursionlimit(60)\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGALRM, lambda *a: os._exit(0))\n",
+    "plant a module for the next evaluator, then end it": "import os, signal, site, sys\n"
+    "home = '/scratch/warm'\n"
+    "for d in ('/scratch', home, '/tmp', site.getusersitepackages().replace(os.environ['HOME'], home)):\n"
+    "    os.makedirs(d, exist_ok=True)\n"
+    "    for m in ('sitecustomize', 'usercustomize', 'coverage'):\n"
+    "        open(os.path.join(d, m + '.py'), 'w').write('import sys, os\\nsys.excepthook = lambda *a: os._exit(0)\\n')\n"
+    "os.kill(os.getppid(), signal.SIGKILL)\n",
+    **shell_attacks("python"),
 }
 
 
@@ -99,8 +115,13 @@ def test_cold_and_warm_give_the_same_outcome_for_test_runs(require_docker):
     assert any(r.passed for r in reports) and any(not r.passed for r in reports)
 
 
-R_CORRECT = "f <- function(x) x + 1\nif (!identical(f(1), 2)) quit(status = 1)\ncat('ok\\n')\n"
-R_WRONG = "f <- function(x) x + 2\nif (!identical(f(1), 2)) quit(status = 1)\ncat('ok\\n')\n"
+_R_CHECKED = (
+    "f <- function(x) x + {k}\nif (!identical(f(1), 2)) quit(status = 1)\n"
+    f"if (any(file.exists(c({', '.join(repr(p) for p in LEFT_FILES)})))) quit(status = 1)\n"
+    "if (getOption('digits') != 7 || nzchar(Sys.getenv('R_POLLUTED'))) quit(status = 1)\ncat('ok\\n')\n"
+)
+R_CORRECT = _R_CHECKED.format(k=1)
+R_WRONG = _R_CHECKED.format(k=2)
 R_FIND_EVALUATOR = """
 evaluator <- NA
 for (p in list.files('/proc', pattern = '^[0-9]+$')) {
@@ -120,6 +141,10 @@ R_ATTACKS = {
     + "con <- file(file.path('/proc', evaluator, 'mem'), 'r+b')\nwriteBin(as.raw(1), con)\ncat('wrote\\n')\n",
     "exhaust memory": "x <- list()\nrepeat x[[length(x) + 1]] <- numeric(5e6)\n",
     "hang": "repeat {}\n",
+    "change its options, environment, directory and connections": "options(digits = 1, warn = 2, OutDec = ',')\n"
+    "Sys.setenv(R_POLLUTED = '1')\nsetwd('/')\nsink(file('/dev/null'))\ncloseAllConnections()\n"
+    "Sys.setlocale('LC_ALL', 'C')\n",
+    **shell_attacks("r"),
 }
 
 

@@ -7,13 +7,17 @@ served warm by the same container.
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
+from warm_checks import LEFT_FILES, attack_then_right_and_wrong, both_modes, shell_attacks, warm_sandbox
 
 from multiplt import compilers
 
 pytestmark = pytest.mark.docker
 
-_CHECKED = 'f(x) = x + {k}\n(f(1) == 2 && 1 + 1 == 2 && isequal(2, 2)) || exit(1)\nprintln("ok")\n'
+_CHECKED = (
+    "f(x) = x + {k}\n(f(1) == 2 && 1 + 1 == 2 && isequal(2, 2)) || exit(1)\n"
+    f"any(isfile, [{', '.join(chr(34) + p + chr(34) for p in LEFT_FILES)}]) && exit(1)\n"
+    'println("ok")\n'
+)
 RIGHT = _CHECKED.format(k=1)
 WRONG = _CHECKED.format(k=2)
 
@@ -35,6 +39,11 @@ ATTACKS = {
     "swallow its own exit": ('try\n    exit(1)\ncatch\nend\nprintln("after")\n', False),
     "exhaust memory": ("x = []\nwhile true\n    push!(x, zeros(10^7))\nend\n", True),
     "hang": ("while true\nend\n", True),
+    "write into its own memory": (
+        'm = open("/proc/self/mem", "r+")\nwrite(m, 0x00)\nprintln("wrote")\n',
+        True,
+    ),
+    **{name: (code, False) for name, code in shell_attacks("julia").items()},
 }
 
 
@@ -89,6 +98,7 @@ def test_an_attack_on_the_julia_evaluator_costs_only_itself(warm, name):
     if name in ("exhaust memory", "hang"):  # served warm, then re-run cold for the verdict
         assert warm.warm_fallbacks[-1].endswith("re-run cold") and attack.status in ("oom", "timeout"), attack
     else:  # the right and wrong programs were served warm; the attack only if the evaluator took it
+        assert "wrote" not in attack.stdout, attack  # undumpable: the kernel refuses, even to itself
         assert (warm.warm_runs - runs - 2 == 1) == served, (name, warm.warm_fallbacks[-1:])
 
 

@@ -7,7 +7,7 @@ correct program that must pass and a wrong one that must fail, served warm by th
 from __future__ import annotations
 
 import pytest
-from warm_checks import attack_then_right_and_wrong, both_modes, warm_sandbox
+from warm_checks import LEFT_FILES, attack_then_right_and_wrong, both_modes, shell_attacks, warm_sandbox
 
 pytestmark = pytest.mark.docker
 
@@ -16,7 +16,9 @@ pytestmark = pytest.mark.docker
 _CHECKED = (
     "#lang racket\n(define (f x) (+ x {k}))\n"
     '(unless (and (equal? (f 1) 2) (not (getenv "MULTIPLT_POLLUTED")) (print-as-expression)\n'
-    '             (equal? (path->string (current-directory)) "/scratch/run/"))\n'
+    '             (equal? (path->string (current-directory)) "/scratch/run/")\n'
+    '             (equal? (string-replace "cat" "c" "b") "bat")\n'
+    f"             (not (ormap file-exists? (list {' '.join(chr(34) + p + chr(34) for p in LEFT_FILES)}))))\n"
     "  (exit 1))\n"
     '(printf "ok\\n")\n'
 )
@@ -46,6 +48,18 @@ ATTACKS = {
     "exit from another thread": '#lang racket\n(thread-wait (thread (lambda () (exit 0))))\n(printf "ok\\n")\n',
     "exhaust memory": "#lang racket\n(let loop ([l '()]) (loop (cons (make-bytes 50000000 1) l)))\n",
     "hang": "#lang racket\n(let loop () (loop))\n",
+    # a shared module's own state: racket/string's cache of patterns, so that "c" is replaced as "a"
+    "enter a shared module": "#lang racket\n(define ns (module->namespace 'racket/string))\n"
+    '(eval \'(define kept (list "c")) ns)\n(eval \'(hash-set! replace-cache (car kept) #rx"a") ns)\n',
+    "enter a shared module through built code": "#lang racket\n"
+    '(define enter (eval (string->symbol (string-append "module->" "namespace"))))\n'
+    "(define ns (with-handlers ([void (lambda (e) #f)]) (enter 'racket/string)))\n"
+    '(when ns (eval \'(hash-set! replace-cache "c" #rx"a") ns))\n(printf "ok\\n")\n',
+    "leave a thread that a kill only suspends": "#lang racket\n(void (thread/suspend-to-kill (lambda ()\n"
+    '  (let loop () (sleep 0.05) (putenv "MULTIPLT_POLLUTED" "1") (loop)))))\n',
+    "write into its own memory": "#lang racket\n"
+    '(define o (open-output-file "/proc/self/mem" #:exists \'update))\n(write-bytes #"x" o)\n(printf "wrote\\n")\n',
+    **shell_attacks("racket"),
 }
 
 
@@ -57,8 +71,8 @@ def warm(require_docker):
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_an_attack_on_the_racket_evaluator_costs_only_itself(warm, name):
     attack, _, _ = attack_then_right_and_wrong(warm, "racket", ATTACKS[name], RIGHT, WRONG, 20)
-    if name == "write into its memory":
-        assert "wrote" not in attack.stdout, attack  # undumpable: the kernel refuses
+    if name in ("write into its memory", "write into its own memory"):
+        assert "wrote" not in attack.stdout, attack  # undumpable: the kernel refuses, even to itself
     if name == "hang":  # a warm timeout is the cold run's verdict to give: it was re-run cold
         assert attack.status == "timeout" and warm.warm_fallbacks[-1].startswith("timed out warm"), attack
     if name == "exhaust memory":

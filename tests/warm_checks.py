@@ -45,3 +45,35 @@ def warm_sandbox(require_docker: Callable[[list[str]], None], lang: str) -> Iter
 
     with Sandbox([lang], concurrency=1, mode="warm") as box:
         yield box
+
+
+# What a program can do to its container from a shell, whatever its language: each is wrapped into a
+# program of the language by `shell_attacks`. None names an evaluator: each hits every process and
+# every place it can reach.
+_SHELL = {
+    # every place in the container a program can write; the checks below fail if one is left there
+    "leave files wherever it can write": 'for d in /tmp /dev/shm /scratch /scratch/warm "$HOME"; do '
+    'echo x > "$d/left"; mkdir -p "$d/.local" "$d/compiled"; done; ls /dev/mqueue >/dev/null',
+    # every signal a handler could be meant for, to every process it may signal
+    "signal every process": "for s in HUP INT QUIT USR1 USR2 PIPE ALRM TERM CONT; do kill -s $s -1; done",
+    # a forged answer into every descriptor it can open through /proc, the evaluator's pipes included
+    "write into every descriptor": 'for f in /proc/[0-9]*/fd/*; do printf "EXIT 0\\n" > "$f"; done',
+}
+LEFT_FILES = ("/tmp/left", "/dev/shm/left", "/scratch/left", "/scratch/warm/left")
+
+
+def shell_attacks(lang: str) -> dict[str, str]:
+    """The shell attacks as programs of `lang` (Julia's runs a command, so it is served cold: its shell
+    still reaches the evaluator, which is what it is for)."""
+    import json
+
+    def wrap(cmd: str) -> str:
+        quoted = json.dumps(cmd)
+        return {
+            "python": f"import subprocess\nsubprocess.run({cmd!r}, shell=True, stderr=subprocess.DEVNULL)\n",
+            "r": f"invisible(system({quoted}, ignore.stderr = TRUE))\n",
+            "racket": f"#lang racket\n(void (parameterize ([current-error-port (open-output-nowhere)]) (system {quoted})))\n",
+            "julia": f'run(pipeline(Cmd(["sh", "-c", {quoted.replace("$", chr(92) + "$")}]), stderr = devnull); wait = false)\n',
+        }[lang]
+
+    return {name: wrap(cmd) for name, cmd in _SHELL.items()}
