@@ -17,12 +17,16 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from multiplt.pytypes import Unsupported
 
-if TYPE_CHECKING:
-    from .units import PySignature
+
+class PySignature(Protocol):
+    """What reading an assert asks of the function's signature (`units.PySignature` is the one), so
+    that this module sits below `units`, which uses its literals."""
+
+    def bind(self, args: list[Any], keywords: dict[str, Any]) -> tuple[Any, ...]: ...
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,30 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tree_sitter import Node, Parser
 from tree_sitter_language_pack import get_parser
 
-if TYPE_CHECKING:
-    from .base import Language
+
+class Language(Protocol):
+    """What cleaning asks of a target, so that this module sits below `base`, which calls it."""
+
+    @property
+    def grammar(self) -> str: ...
+
+    @property
+    def function_kinds(self) -> frozenset[str]: ...
+
+    @property
+    def preamble_kinds(self) -> frozenset[str]: ...
+
+    @property
+    def definition_pattern(self) -> str: ...
+
+    def ident(self, name: str) -> str: ...
+
+    def signature_start(self, prompt: str) -> int: ...
 
 
 @cache
