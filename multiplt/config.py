@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from multiplt import options
 from multiplt.errors import UsageError
 from multiplt.options import option, pairs, required, switch
-
-if TYPE_CHECKING:
-    from multiplt.sandboxes.runtimes import Runtime
 
 Strategy = Literal["all", "first", "random"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -231,12 +228,6 @@ class BuildConfig:
     def adaptive(self) -> bool:
         """`--enough 0` is MultiPL-T's fixed budget: every function gets all of --n and --tests-k."""
         return self.enough > 0
-
-    def runtimes(self) -> list[Runtime]:
-        """The sandbox runtimes the build's stages declare they need."""
-        from multiplt.factory.stages import needs
-
-        return list(needs(self.targets).runtimes)
 
 
 def _flag(name: str) -> str:

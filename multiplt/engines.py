@@ -10,6 +10,7 @@ from typing import Any
 
 from multiplt.config import BuildConfig
 from multiplt.errors import UsageError
+from multiplt.factory.stages import needs
 from multiplt.llm import LLM, get_llm
 from multiplt.store import WorkStore
 
@@ -57,13 +58,15 @@ def _refused_by_signature(exc: TypeError) -> bool:
 
 
 def make_sandbox(config: BuildConfig) -> Any:
+    """A sandbox with exactly the runtimes the build's stages declare they need."""
+    runtimes = list(needs(config.targets).runtimes)
     if config.sandbox == "local":
         from multiplt.sandboxes import LocalSandbox
 
-        return LocalSandbox(config.runtimes())
+        return LocalSandbox(runtimes)
     from multiplt.sandboxes import Sandbox
 
-    return Sandbox(config.runtimes(), concurrency=config.concurrency)
+    return Sandbox(runtimes, concurrency=config.concurrency)
 
 
 def close_quietly(resource: Any) -> None:
