@@ -428,10 +428,4 @@ class _CallableModule(types.ModuleType):
         return build(*args, **kwargs)
 
 
-if __name__ != "__main__":
-    sys.modules[__name__].__class__ = _CallableModule
-
-if __name__ == "__main__":
-    from multiplt.build_cli import main
-
-    sys.exit(main())
+sys.modules[__name__].__class__ = _CallableModule
