@@ -119,7 +119,7 @@ _EVALUATOR = r"""#lang racket/base
   (for ([m shared]) (namespace-attach-module home m ns))
   ns)
 (define (run-program ns dir file in out err)
-  ;; -> the exit code and whether the evaluator must be replaced
+  ;; -> the exit code and what the program changed of the evaluator (#f: nothing)
   (define cust (make-custodian programs))
   (define plumber (make-plumber))
   (define env (environment-variables-copy (current-environment-variables)))

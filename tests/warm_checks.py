@@ -3,6 +3,7 @@ a wrong program in the same container, and a list of programs run cold and warm.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 
 from multiplt.records import Outcome, Program
@@ -65,15 +66,16 @@ LEFT_FILES = ("/tmp/left", "/dev/shm/left", "/scratch/left", "/scratch/warm/left
 def shell_attacks(lang: str) -> dict[str, str]:
     """The shell attacks as programs of `lang` (Julia's runs a command, so it is served cold: its shell
     still reaches the evaluator, which is what it is for)."""
-    import json
 
     def wrap(cmd: str) -> str:
-        quoted = json.dumps(cmd)
-        return {
-            "python": f"import subprocess\nsubprocess.run({cmd!r}, shell=True, stderr=subprocess.DEVNULL)\n",
-            "r": f"invisible(system({quoted}, ignore.stderr = TRUE))\n",
-            "racket": f"#lang racket\n(void (parameterize ([current-error-port (open-output-nowhere)]) (system {quoted})))\n",
-            "julia": f'run(pipeline(Cmd(["sh", "-c", {quoted.replace("$", chr(92) + "$")}]), stderr = devnull); wait = false)\n',
-        }[lang]
+        if lang == "python":
+            return f"import subprocess\nsubprocess.run({cmd!r}, shell=True, stderr=subprocess.DEVNULL)\n"
+        quoted = json.dumps(cmd)  # a string literal R, Racket and Julia all read the same way
+        if lang == "r":
+            return f"invisible(system({quoted}, ignore.stderr = TRUE))\n"
+        if lang == "racket":
+            return f"#lang racket\n(void (parameterize ([current-error-port (open-output-nowhere)]) (system {quoted})))\n"
+        quoted = quoted.replace("$", "\\$")  # Julia would interpolate
+        return f'run(pipeline(Cmd(["sh", "-c", {quoted}]), stderr = devnull); wait = false)\n'
 
     return {name: wrap(cmd) for name, cmd in _SHELL.items()}
