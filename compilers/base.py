@@ -41,7 +41,15 @@ from multiplt.records import Outcome, PyFunction, TypeSignature
 
 from . import cleaner
 from .asserts import ParsedAssert, literal, parse_assert
-from .units import NO_DEFAULT, PySignature, function_node, signature_of, unit_of
+from .units import (
+    FUNCTION_FIRST,
+    HELPERS_FIRST,
+    NO_DEFAULT,
+    PySignature,
+    function_node,
+    signature_of,
+    unit_of,
+)
 
 # Floats are compared with math.isclose semantics: a translation that sums in another order must not be
 # thrown away for the last bits. Ints are compared exactly (the tolerance applies only where the
@@ -122,6 +130,8 @@ class Language:
     unit_stop_sequences: ClassVar[list[str]] = ["\n```"]
     # a top-level definition (function or value) and the name it defines, for cutting a unit
     definition_pattern: ClassVar[str] = ""
+    # how a line at the top level begins: where a function-first sample may be judged done
+    top_level_line: ClassVar[str] = r"\S"
 
     # ----- names -----------------------------------------------------------------------------------
 
@@ -231,19 +241,28 @@ class Language:
 
     # ----- prompts ---------------------------------------------------------------------------------
 
-    def prompt(self, fn: PyFunction, types: TypeSignature | None = None, *, python_body: bool = True) -> str:
+    def prompt(
+        self,
+        fn: PyFunction,
+        types: TypeSignature | None = None,
+        *,
+        python_body: bool = True,
+        units: str = FUNCTION_FIRST,
+    ) -> str:
         """Doc comment (docstring reworded, doctests translated), optionally the Python source as a
         comment above it (MultiPL-T's best prompt), then the signature; ends where the body starts.
 
-        A function that carries helpers is a unit: the comment shows all of its Python (it is shown
-        even without `python_body`, as nothing else says what the helpers do) and the prompt opens
-        the first helper, so the model writes the helpers first and then the function."""
+        A function that carries helpers is asked for as itself (`units="function-first"`): its own doc
+        comment and signature, with the helpers' Python in the comment (shown even without
+        `python_body`, as nothing else says what they do), so the model may write it self-contained
+        or define after it the helpers it calls. `"helpers-first"` opens the first helper instead,
+        so the model writes every helper and then the function."""
         unit = unit_of(fn)
         sig = signature_of(fn)
         params = sig.names if sig is not None else python_params(fn)
         parts = [self.prompt_header()]
-        if unit.is_unit:
-            parts.append(self.python_comment(unit.python(), unit=True))
+        if unit.is_unit and units == HELPERS_FIRST:
+            parts.append(self.python_comment(unit.python(), unit=HELPERS_FIRST))
             first = unit.helpers[0]
             parts.append(self.doc_comment(self.reword(inspect.cleandoc(first.docstring))))
             parts.append(
@@ -251,8 +270,8 @@ class Language:
             )
             return "".join(p for p in parts if p)
         sig_types = self._signature_types(fn, params, types)
-        if python_body:
-            parts.append(self.python_comment(unit.python()))
+        if python_body or unit.is_unit:
+            parts.append(self.python_comment(unit.python(), unit=FUNCTION_FIRST if unit.is_unit else ""))
         doc = self.translate_doctests(inspect.cleandoc(fn.docstring or ""), fn.name, sig_types, sig)
         parts.append(self.doc_comment(doc))
         defaults = self.signature_defaults(sig, sig_types) if sig is not None else None
@@ -264,7 +283,7 @@ class Language:
     def prompt_header(self) -> str:
         return ""
 
-    def python_comment(self, source: str, *, unit: bool = False) -> str:
+    def python_comment(self, source: str, *, unit: str = "") -> str:
         lines = [python_intro(unit), *source.rstrip().splitlines()]
         return "".join(f"{self.line_comment} {line}".rstrip() + "\n" for line in lines)
 
@@ -491,10 +510,18 @@ class Language:
 
     # ----- cleaning --------------------------------------------------------------------------------
 
-    def clean(self, prompt: str, completion: str, unit: Sequence[str] | None = None) -> str | None:
+    def clean(
+        self, prompt: str, completion: str, unit: Sequence[str] | None = None, *, first: bool = False
+    ) -> str | None:
         """The function (signature from the prompt + completion) cut where the function ends; for a
-        translation unit (`unit`: the names it defines), its helpers and then the function."""
-        return cleaner.clean(self, prompt, completion, unit)
+        translation unit (`unit`: the names it defines, the function last), the function and its
+        helpers (asked for function `first`, or helpers first)."""
+        return cleaner.clean(self, prompt, completion, unit, first=first)
+
+    def whole_unit_lines(self, prompt: str, text: str) -> int | None:
+        """How many lines of a function-first sample's text make it, once it is done (see
+        `cleaner.whole_unit_lines`); None while it may go on."""
+        return cleaner.whole_unit_lines(self, prompt, text)
 
     def cut_short(self, prompt: str, completion: str) -> bool:
         """Whether a completion that did not clean broke only where it stopped (see
@@ -507,10 +534,12 @@ class Language:
         return starts[-1] if starts else 0
 
 
-def python_intro(unit: bool) -> str:
-    """The line above the Python source in a prompt; a unit's asks for its helpers first."""
-    if unit:
+def python_intro(unit: str = "") -> str:
+    """The line above the Python source in a prompt: a unit's says where its helpers go."""
+    if unit == HELPERS_FIRST:
         return "These functions translate the following Python code, helpers first:"
+    if unit == FUNCTION_FIRST:
+        return "This function translates the following Python code; define after it the helpers it calls:"
     return "This function translates the following Python code:"
 
 

@@ -229,7 +229,7 @@ class Elixir(Language):
     def prompt_header(self) -> str:
         return f"defmodule {MODULE} do\n"
 
-    def python_comment(self, source: str, *, unit: bool = False) -> str:
+    def python_comment(self, source: str, *, unit: str = "") -> str:
         return "".join(_INDENT + line for line in super().python_comment(source, unit=unit).splitlines(True))
 
     def doc_comment(self, doc: str) -> str:
@@ -257,10 +257,19 @@ class Elixir(Language):
         at column 0, outside the module the prompt opens."""
         return _dedent(prompt[self.signature_start(prompt) :]), _dedent(completion)
 
-    def clean(self, prompt: str, completion: str, unit: Sequence[str] | None = None) -> str | None:
+    def clean(
+        self, prompt: str, completion: str, unit: Sequence[str] | None = None, *, first: bool = False
+    ) -> str | None:
         """The definitions cut at column 0, then put back into the prompt's module."""
-        found = cleaner.clean(self, *self._at_column_0(prompt, completion), unit)
+        head, text = self._at_column_0(prompt, completion)
+        found = cleaner.clean(self, head, text, unit, first=first)
         return _in_module(found) if found is not None else None
+
+    def whole_unit_lines(self, prompt: str, text: str) -> int | None:
+        """Judged on the same dedented text that `clean` parses (the helper names are read from
+        the whole prompt, whose Python comment is indented)."""
+        head, body = self._at_column_0(prompt, text)
+        return cleaner.whole_unit_lines(self, prompt[: self.signature_start(prompt)] + head, body)
 
     def cut_short(self, prompt: str, completion: str) -> bool:
         """Asked of the same dedented text that `clean` parses."""

@@ -286,7 +286,7 @@ class OCaml(Language):
 
     # ----- prompt and harness ----------------------------------------------------------------------
 
-    def python_comment(self, source: str, *, unit: bool = False) -> str:
+    def python_comment(self, source: str, *, unit: str = "") -> str:
         text = python_intro(unit) + "\n" + source.rstrip()
         return "(* " + _comment_safe(text) + "\n*)\n"
 

@@ -19,6 +19,14 @@ from multiplt.records import PyFunction
 
 from .asserts import literal
 
+FUNCTION_FIRST = "function-first"
+"""A unit is asked for as its function: own doc comment and signature, helpers' Python as context."""
+HELPERS_FIRST = "helpers-first"
+"""A unit is asked for helpers first: the prompt opens the first helper, the function comes last."""
+ALTERNATE = "alternate"
+"""Rounds of a unit's samples take turns: function-first, then helpers-first, and so on."""
+UNIT_SHAPES = (FUNCTION_FIRST, HELPERS_FIRST, ALTERNATE)
+
 
 class _NoDefault:
     """The marker of a parameter without a default (None is a real default value)."""
@@ -160,6 +168,11 @@ class TranslationUnit:
     def names(self) -> list[str]:
         """The functions a translation defines: helpers first, the function last."""
         return [h.name for h in self.helpers] + [self.function.name]
+
+    def helpers_python(self) -> str:
+        """What the function needs besides itself, as Python: the part of a prompt that grows with it."""
+        parts = [*self.constants, *self.classes, *(h.source for h in self.helpers)]
+        return "\n\n".join(p.rstrip() for p in parts)
 
     def python(self) -> str:
         """The unit's Python as a reader sees it: constants, classes, helpers, then the function."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from multiplt import options
+from multiplt.compilers.units import FUNCTION_FIRST, UNIT_SHAPES
 from multiplt.errors import UsageError
 from multiplt.options import option, pairs, required, switch
 
@@ -135,6 +136,19 @@ class BuildConfig:
     max_tokens: int = option(512, "token budget of one translation sample", group=MODEL)
     python_body: bool = switch(
         True, "--no-python-body", "leave the Python code out of the translation prompt", group=MODEL
+    )
+    units: str = option(
+        FUNCTION_FIRST,
+        "how a function that carries helpers is asked for: as itself, helpers shown as context "
+        "(function-first), opening its first helper (helpers-first), or the two by turns of rounds",
+        group=MODEL,
+        choices=UNIT_SHAPES,
+    )
+    unit_budget: bool = switch(
+        True,
+        "--no-unit-budget",
+        "give a function that carries helpers the same token budget as one without",
+        group=MODEL,
     )
     seed: int = option(0, "sample i of a prompt is drawn with seed + i", group=MODEL)
     select: Strategy = option("all", "which passing translations of a function to keep", group=OUTPUT)

@@ -352,6 +352,8 @@ def sampling_settings(testgen: TestgenConfig, translate: TranslateConfig, policy
             "max_tokens": translate.max_tokens,
             "seed": translate.seed,
             "python_body": translate.python_body,
+            "units": translate.units,
+            "unit_budget": translate.unit_budget,
         },
     }
 

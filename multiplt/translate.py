@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language, Unsupported
-from multiplt.compilers.units import signature_of, unit_of
+from multiplt.compilers.units import ALTERNATE, FUNCTION_FIRST, HELPERS_FIRST, signature_of, unit_of
 from multiplt.config import BuildConfig
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
@@ -45,29 +45,82 @@ class TranslateConfig:
     max_tokens: int = BuildConfig.max_tokens
     seed: int = BuildConfig.seed
     python_body: bool = BuildConfig.python_body
+    units: str = BuildConfig.units
+    unit_budget: bool = BuildConfig.unit_budget
 
-    def sampling(self, language: Language, *, unit: bool = False) -> Sampling:
-        """A unit's completion goes on past its first definition, so it stops only where no
-        definition can follow."""
+    def sampling(self, language: Language, ask: Ask | None = None) -> Sampling:
+        """A lone function stops on the language's stop strings. A unit's sample goes on past its
+        first definition: asked for helpers first it stops only where no definition can follow;
+        asked for the function first it stops once the function and the helpers it calls are whole
+        (`WholeUnit`). A unit's token budget grows with the Python its function needs."""
+        shape = ask.shape if ask is not None else ""
         return Sampling(
             n=self.n,
             temperature=self.temperature,
             top_p=self.top_p,
-            max_tokens=self.max_tokens,
-            stop=tuple(language.unit_stop_sequences if unit else language.stop_sequences),
+            max_tokens=self.max_tokens + (ask.extra_tokens if ask is not None else 0),
+            stop=tuple(language.unit_stop_sequences if shape else language.stop_sequences),
             seed=self.seed,
+            until=WholeUnit(language.name) if shape == FUNCTION_FIRST else None,
         )
 
 
 @dataclass(frozen=True)
+class WholeUnit:
+    """The stop rule of a function-first unit's samples, the same for every prompt of a language (so
+    they share engine calls): the function and the helpers it calls are read from the text and the
+    prompt (`Language.whole_unit_lines`)."""
+
+    language: str
+
+    @property
+    def key(self) -> str:
+        return f"whole-unit/{self.language}"
+
+    def lines(self, prompt: str, text: str) -> int | None:
+        return compilers.get(self.language).whole_unit_lines(prompt, text)
+
+
+BUDGET_STEP = 128
+"""A unit's extra tokens come in steps of this many: prompts with equal budgets share engine calls."""
+
+
+def extra_tokens(helpers_python: str) -> int:
+    """Tokens a unit's translation may need beyond its function's: about one per four characters of
+    the helpers' Python, rounded up to a step."""
+    if not helpers_python:
+        return 0
+    return -(-len(helpers_python) // (4 * BUDGET_STEP)) * BUDGET_STEP
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One way of asking the model for a job's translation: the prompt, and how its samples are
+    cut (`shape`: "" for a lone function, else the unit's shape)."""
+
+    prompt: str
+    shape: str = ""
+    extra_tokens: int = 0
+
+
+@dataclass(frozen=True)
 class Job:
-    """One function ready for one target: its prompt and compiled test suite; `unit` names what a
-    translation must define (helpers, then the function) when the function carries helpers."""
+    """One function ready for one target: the ways it is asked for (rounds take turns among them),
+    its compiled test suite, and `unit`, what a translation must define (helpers, then the function)
+    when the function carries helpers."""
 
     tested: TestedFunction
-    prompt: str
+    asks: tuple[Ask, ...]
     suite: CompiledSuite
     unit: tuple[str, ...] | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The first round's prompt."""
+        return self.asks[0].prompt
+
+    def ask(self, round_index: int) -> Ask:
+        return self.asks[round_index % len(self.asks)]
 
 
 def stage_name(language: str) -> str:
@@ -81,6 +134,8 @@ def prepare_one(
     *,
     python_body: bool = True,
     coverage_threshold: float = COVERAGE_THRESHOLD,
+    units: str = FUNCTION_FIRST,
+    unit_budget: bool = True,
 ) -> Job | None:
     """The prompt and test suite of one function for one target, or None with the reason counted.
 
@@ -101,7 +156,19 @@ def prepare_one(
         if suite.n_asserts == 0:
             funnel.drop(stage, "no assert expressible in target")
             return None
-        prompt = lang.prompt(t.function, t.types if lang.typed else None, python_body=python_body)
+        types = t.types if lang.typed else None
+        shapes = (
+            ([FUNCTION_FIRST, HELPERS_FIRST] if units == ALTERNATE else [units]) if unit.is_unit else [""]
+        )
+        extra = extra_tokens(unit.helpers_python()) if unit.is_unit and unit_budget else 0
+        asks = tuple(
+            Ask(
+                lang.prompt(t.function, types, python_body=python_body, units=shape or FUNCTION_FIRST),
+                shape,
+                extra,
+            )
+            for shape in shapes
+        )
     except Unsupported as exc:
         funnel.drop(stage, f"unsupported: {_short(str(exc))}")
         return None
@@ -115,7 +182,7 @@ def prepare_one(
         funnel.drop(stage, "coverage below threshold in target")
         return None
     funnel.keep(stage)
-    return Job(t.restricted_to(compiled), prompt, suite, tuple(unit.names) if unit.is_unit else None)
+    return Job(t.restricted_to(compiled), asks, suite, tuple(unit.names) if unit.is_unit else None)
 
 
 def prepare(
@@ -125,11 +192,21 @@ def prepare(
     *,
     python_body: bool = True,
     coverage_threshold: float = COVERAGE_THRESHOLD,
+    units: str = FUNCTION_FIRST,
+    unit_budget: bool = True,
 ) -> list[Job]:
     """Prompts and test suites for the functions a target can take; the rest are counted drops."""
     lang = compilers.get(language)
     jobs = (
-        prepare_one(t, lang, funnel, python_body=python_body, coverage_threshold=coverage_threshold)
+        prepare_one(
+            t,
+            lang,
+            funnel,
+            python_body=python_body,
+            coverage_threshold=coverage_threshold,
+            units=units,
+            unit_budget=unit_budget,
+        )
         for t in tested
     )
     return [j for j in jobs if j is not None]
@@ -149,9 +226,16 @@ class Cleaned:
 
 
 def clean_samples(
-    job: Job, lang: Language, samples: Sequence[Completion], first: int, funnel: Funnel
+    job: Job,
+    lang: Language,
+    samples: Sequence[Completion],
+    first: int,
+    funnel: Funnel,
+    ask: Ask | None = None,
 ) -> Cleaned:
-    """Cleaned candidates of samples `first`, `first + 1`, ... of one job; unparsable ones are counted."""
+    """Cleaned candidates of samples `first`, `first + 1`, ... of one job asked `ask` (its first way
+    by default); unparsable ones are counted."""
+    ask = ask if ask is not None else job.asks[0]
     stage = stage_name(lang.name)
     out: list[Candidate] = []
     cut_off = 0
@@ -160,9 +244,9 @@ def clean_samples(
         if sample.failed:  # the backend gave no answer (never stored: a later run asks again)
             funnel.drop(stage, f"model failed ({sample.finish_reason})")
             continue
-        code = lang.clean(job.prompt, sample.text, job.unit)
+        code = lang.clean(ask.prompt, sample.text, job.unit, first=ask.shape == FUNCTION_FIRST)
         if code is None:
-            if sample.cut_off and lang.cut_short(job.prompt, sample.text):
+            if sample.cut_off and lang.cut_short(ask.prompt, sample.text):
                 cut_off += 1
                 funnel.drop(stage, CUT_OFF)
             else:
@@ -186,17 +270,11 @@ def translate(
     if not jobs:
         return []
     out: list[Candidate] = []
-    for unit in (False, True):  # units stop on other sequences: one engine call per kind
-        group = [j for j in jobs if (j.unit is not None) == unit]
-        if not group:
-            continue
-        outs = cached_generate(
-            store,
-            llm,
-            [j.prompt for j in group],
-            config.sampling(lang, unit=unit),
-            stage=stage_name(language),
-        )
+    groups: dict[Sampling, list[Job]] = {}
+    for job in jobs:  # prompts that share their sampling share one engine call
+        groups.setdefault(config.sampling(lang, job.asks[0]), []).append(job)
+    for sampling, group in groups.items():
+        outs = cached_generate(store, llm, [j.prompt for j in group], sampling, stage=stage_name(language))
         for job, samples in zip(group, outs, strict=True):
             out += clean_samples(job, lang, samples, 0, funnel).candidates
     return out

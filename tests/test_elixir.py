@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from multiplt.compilers.asserts import python_literal
+from multiplt.compilers.units import FUNCTION_FIRST, HELPERS_FIRST
 
 from multiplt import compilers, records
 from multiplt.funnel import Funnel
@@ -265,8 +266,8 @@ HELPERS = PyFunction.make(
 )
 
 
-def _job(fn: PyFunction, asserts: tuple[str, ...]) -> Any:
-    job = prepare_one(records.TestedFunction(fn, asserts, 1.0, None), EX, Funnel())
+def _job(fn: PyFunction, asserts: tuple[str, ...], units: str = FUNCTION_FIRST) -> Any:
+    job = prepare_one(records.TestedFunction(fn, asserts, 1.0, None), EX, Funnel(), units=units)
     assert job is not None
     return job
 
@@ -293,7 +294,7 @@ def test_defaults_and_keyword_calls(box: Any) -> None:
 
 @pytest.mark.docker
 def test_a_unit_keeps_its_helpers_and_attributes_and_drops_the_rest(box: Any) -> None:
-    job = _job(HELPERS, ("assert norm([1, 2]) == 5", "assert norm([]) == 0"))
+    job = _job(HELPERS, ("assert norm([1, 2]) == 5", "assert norm([]) == 0"), HELPERS_FIRST)
     assert job.unit is not None and job.unit[-1] == "norm"
     assert job.prompt.rstrip().endswith("def _sq(x) do")
     completion = (
@@ -311,6 +312,27 @@ def test_a_unit_keeps_its_helpers_and_attributes_and_drops_the_rest(box: Any) ->
     assert "not part of the unit" not in code and "IO.inspect" not in code
     assert code.endswith("  def norm(v) do\n    Enum.sum(Enum.map(v, &_sq/1)) + @offset\n  end\nend\n")
     assert EX.clean(job.prompt, "    _mul(x, x)\n  end\nend\n", job.unit) is None  # no `norm`
+    (out,) = box.run([program_for(EX, Candidate(HELPERS.id, "elixir", code, 0), job.suite, 60)])
+    assert EX.passed(out), out.stderr
+
+
+@pytest.mark.docker
+def test_a_function_first_unit_keeps_what_its_function_needs_before_it(box: Any) -> None:
+    job = _job(HELPERS, ("assert norm([1, 2]) == 5", "assert norm([]) == 0"))
+    assert job.prompt.rstrip().endswith("def norm(v) do")
+    completion = (
+        "    Enum.sum(Enum.map(v, &_sq/1)) + @offset\n  end\n\n"
+        "  def _unused(x), do: x\n\n"
+        "  @offset 0\n\n"
+        "  def _sq(x) do\n    _mul(x, x)\n  end\n\n"
+        "  def _mul(a, b), do: a * b\n\n"
+        '  IO.puts("not part of the unit")\n\n'
+        "  def _after(x), do: x\nend\n"
+    )
+    code = EX.clean(job.prompt, completion, job.unit, first=True)
+    assert code is not None
+    assert "_unused" not in code and "_after" not in code and "not part" not in code
+    assert code.index("@offset 0") < code.index("def _sq") < code.index("def _mul") < code.index("def norm")
     (out,) = box.run([program_for(EX, Candidate(HELPERS.id, "elixir", code, 0), job.suite, 60)])
     assert EX.passed(out), out.stderr
 

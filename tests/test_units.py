@@ -10,14 +10,16 @@ through the same prepare -> clean -> program -> sandbox -> pass rule path as a b
 from __future__ import annotations
 
 import pytest
+from multiplt.compilers.units import FUNCTION_FIRST, HELPERS_FIRST
 
 from multiplt import compilers
 from multiplt.funnel import Funnel
+from multiplt.llm.base import apply_until
 from multiplt.pytypes import INT, ListT, Prim
 from multiplt.records import Candidate, PyFunction, TypeSignature
 from multiplt.records import TestedFunction as Tested
 from multiplt.testgen.extract import extract_asserts
-from multiplt.translate import prepare_one
+from multiplt.translate import WholeUnit, prepare_one
 from multiplt.verify import program_for, timeout_for
 
 HELPER = PyFunction.make(
@@ -68,7 +70,40 @@ TESTED = {
     ),
 }
 
-# language -> case -> (correct completion, wrong completion); each continues its prompt
+# language -> (correct completion, wrong completion) of the helper case asked for function first: the
+# function, then the helper it calls (put before it by the cleaner), then something that is no part
+FUNCTION_FIRST_COMPLETIONS: dict[str, tuple[str, str]] = {
+    "racket": (
+        '  (map _twice values))\n\n(define (_twice x)\n  (* x 2))\n\n(displayln "not part of the unit")\n',
+        "  (map (lambda (v) (+ v 1)) values))\n",
+    ),
+    "lua": (
+        "  local out = {}\n  for i, v in ipairs(values) do out[i] = _twice(v) end\n  return out\nend\n\n"
+        "local function _twice(x)\n  return x * 2\nend\n\nprint('not part of the unit')\n",
+        "  local out = {}\n  for i, v in ipairs(values) do out[i] = v + 1 end\n  return out\nend\n",
+    ),
+    "ocaml": (
+        '  List.map _twice values\n\nlet _twice x =\n  x * 2\n\nlet () = print_string "not part of the unit"\n',
+        "  List.map (fun v -> v + 1) values\n",
+    ),
+    "r": (
+        "  sapply(values, ._twice)\n}\n\n._twice <- function(x) {\n  x * 2\n}\n\ncat('not part of the unit')\n",
+        "  sapply(values, function(v) v + 1)\n}\n",
+    ),
+    "julia": (
+        "    return [_twice(v) for v in values]\nend\n\nfunction _twice(x)\n    return x * 2\nend\n\n"
+        'println("not part of the unit")\n',
+        "    return [v + 1 for v in values]\nend\n",
+    ),
+    "elixir": (
+        "    Enum.map(values, &_twice/1)\n  end\n\n  def _twice(x) do\n    x * 2\n  end\n\n"
+        '  IO.puts("not part of the unit")\nend\n',
+        "    Enum.map(values, fn v -> v + 1 end)\n  end\nend\n",
+    ),
+}
+
+# language -> case -> (correct completion, wrong completion); each continues its prompt (the helper
+# case asked for helpers first)
 COMPLETIONS: dict[str, dict[str, tuple[str, str]]] = {
     "racket": {
         "helper": (
@@ -136,18 +171,20 @@ def test_keyword_calls_survive_extraction() -> None:
 
 
 @pytest.mark.parametrize("language", sorted(COMPLETIONS))
-@pytest.mark.parametrize("case", ["helper", "defaults", "keywords"])
+@pytest.mark.parametrize("case", ["helper", "helper-function-first", "defaults", "keywords"])
 def test_unit_cases_pass_and_wrong_ones_fail(sandbox: object, language: str, case: str) -> None:
     lang = compilers.get(language)
-    tested = TESTED[case]
+    first = case == "helper-function-first"
+    tested = TESTED["helper" if first else case]
     funnel = Funnel()
-    job = prepare_one(tested, lang, funnel)
+    job = prepare_one(tested, lang, funnel, units=FUNCTION_FIRST if first else HELPERS_FIRST)
     assert job is not None, funnel.to_dict()
     assert job.suite.n_asserts == len(tested.asserts), job.suite.dropped
-    assert (job.unit is not None) == (case == "helper")
+    assert (job.unit is not None) == case.startswith("helper")
     programs = []
-    for completion in COMPLETIONS[language][case]:
-        code = lang.clean(job.prompt, completion, job.unit)
+    completions = FUNCTION_FIRST_COMPLETIONS[language] if first else COMPLETIONS[language][case]
+    for completion in completions:
+        code = lang.clean(job.prompt, completion, job.unit, first=first)
         assert code is not None, completion
         assert "not part of the unit" not in code
         cand = Candidate(function_id=tested.id, language=language, code=code, sample_index=0)
@@ -174,16 +211,45 @@ def test_defaults_reach_the_signature_where_the_target_has_them(language: str) -
         assert "2" not in last, last  # no default syntax: every compiled call is complete
 
 
-def test_a_unit_prompt_shows_the_helpers_and_opens_the_first() -> None:
+def test_a_unit_prompt_shows_the_helpers_and_opens_the_first_or_the_function() -> None:
     lang = compilers.get("lua")
-    prompt = lang.prompt(HELPER)
-    assert "-- def _twice(x):" in prompt and "-- def double_all(values: list) -> list:" in prompt
-    assert prompt.rstrip().endswith("local function _twice(x)")
+    for units, opens in (
+        (HELPERS_FIRST, "local function _twice(x)"),
+        (FUNCTION_FIRST, "local function double_all(values)"),
+    ):
+        prompt = lang.prompt(HELPER, units=units)
+        assert "-- def _twice(x):" in prompt and "-- def double_all(values: list) -> list:" in prompt
+        assert prompt.rstrip().endswith(opens)
+    # shown even where the build leaves the Python out: nothing else says what the helper does
+    assert "-- def _twice(x):" in lang.prompt(HELPER, python_body=False)
+
+
+@pytest.mark.parametrize("language", sorted(FUNCTION_FIRST_COMPLETIONS))
+def test_a_function_first_sample_stops_once_its_function_and_helpers_are_whole(language: str) -> None:
+    """The stop rule, asked as each line begins (as the llama.cpp backend asks it), ends the sample
+    right after the helper the function calls; a self-contained function ends at its own end."""
+    lang = compilers.get(language)
+    tested = TESTED["helper"]
+    job = prepare_one(tested, lang, Funnel(), units=FUNCTION_FIRST)
+    assert job is not None
+    rule = WholeUnit(language)
+    right, wrong = FUNCTION_FIRST_COMPLETIONS[language]
+    cut = apply_until(rule, job.prompt, right + "\n(more text that goes on)\n" * 3)
+    assert cut is not None and "_twice" in cut.split("\n", 2)[-1] and "not part" not in cut, cut
+    assert lang.clean(job.prompt, cut, job.unit, first=True) == lang.clean(
+        job.prompt, right, job.unit, first=True
+    )
+    # the wrong one calls no helper: it is done as soon as the next top-level line begins
+    tail = "\n(define (junk) 1)\n" if language == "racket" else "\njunk = 1\n"
+    cut = apply_until(rule, job.prompt, wrong + tail)
+    assert cut is not None and "junk" not in cut, cut
+    # a function still being written is never cut
+    assert apply_until(rule, job.prompt, right.split("\n")[0] + "\n") is None
 
 
 def test_a_unit_without_its_function_does_not_clean() -> None:
     lang = compilers.get("racket")
-    job = prepare_one(TESTED["helper"], lang, Funnel())
+    job = prepare_one(TESTED["helper"], lang, Funnel(), units=HELPERS_FIRST)
     assert job is not None
     assert lang.clean(job.prompt, "  (* x 2))\n\n(displayln 1)\n", job.unit) is None
 

@@ -227,6 +227,8 @@ def _run(
                 max_tokens=config.max_tokens,
                 seed=config.seed,
                 python_body=config.python_body,
+                units=config.units,
+                unit_budget=config.unit_budget,
             ),
             policy=Policy(n=config.n, round=config.round, enough=config.enough, give_up=config.give_up),
             dedup=DedupConfig(

@@ -21,7 +21,7 @@ from multiplt.factory.requests import Generate, Owner, Request, Run
 from multiplt.funnel import Funnel
 from multiplt.llm import Completion
 from multiplt.records import Candidate, Outcome, Translation
-from multiplt.translate import Job, TranslateConfig, clean_samples
+from multiplt.translate import Ask, Job, TranslateConfig, clean_samples
 from multiplt.translate import stage_name as translate_stage
 from multiplt.verify import judge, program_for, timeout_for
 
@@ -65,6 +65,7 @@ class TranslateWork:
         self.done = done
         self.timeout_s = timeout_for(lang.name)
         self.drawn = 0
+        self.rounds = 0
         self.tokens = 0
         self.cut_off = 0
         """Samples the token budget cut short with nothing wrong before the cut: when they are all
@@ -88,12 +89,21 @@ class TranslateWork:
         return [self._round()]
 
     def _round(self) -> Generate:
+        """Round r asks the job's r-th way (a unit alternating its shapes takes turns by round)."""
         size = self.policy.round_size(self.drawn)
-        sampling = self.config.sampling(self.lang, unit=self.job.unit is not None).samples(self.drawn, size)
-        return Generate(translate_stage(self.language), self.job.prompt, sampling, self._sampled, self.owner)
+        ask = self.job.ask(self.rounds)
+        self.rounds += 1
+        sampling = self.config.sampling(self.lang, ask).samples(self.drawn, size)
+        return Generate(
+            translate_stage(self.language),
+            ask.prompt,
+            sampling,
+            lambda samples: self._sampled(samples, ask),
+            self.owner,
+        )
 
-    def _sampled(self, samples: list[Completion]) -> list[Request]:
-        cleaned = clean_samples(self.job, self.lang, samples, self.drawn, self.funnel)
+    def _sampled(self, samples: list[Completion], ask: Ask) -> list[Request]:
+        cleaned = clean_samples(self.job, self.lang, samples, self.drawn, self.funnel, ask)
         cands = cleaned.candidates
         self.cut_off += cleaned.cut_off
         self.drawn += len(samples)

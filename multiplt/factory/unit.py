@@ -98,6 +98,8 @@ class FunctionUnit(Owner):
                 ctx.funnel,
                 python_body=ctx.python_body,
                 coverage_threshold=ctx.testgen.coverage_threshold,
+                units=ctx.translate.units,
+                unit_budget=ctx.translate.unit_budget,
             )
             if job is None:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,37 @@ LENGTH = "length"
 """Finish reason of a sample that ran into its token budget (vLLM, OpenAI and llama.cpp alike)."""
 
 
+class Until(Protocol):
+    """A stop rule read from the text itself, where no stop string can say that a sample is done
+    (a function-first unit ends once its function and the helpers that function calls are whole).
+
+    `lines(prompt, text)` is asked as a new line of the sample begins and answers how many of its
+    lines make the sample, or None to go on; `key` names the rule in the sample's cache key. A rule
+    is compared by value, so the prompts of one stage share one engine call."""
+
+    @property
+    def key(self) -> str: ...
+
+    def lines(self, prompt: str, text: str) -> int | None: ...
+
+
+def until_cut(until: Until, prompt: str, text: str) -> str | None:
+    """The sample `until` ends here, or None while it goes on."""
+    n = until.lines(prompt, text)
+    return None if n is None else "\n".join(text.split("\n")[:n])
+
+
+def apply_until(until: Until, prompt: str, text: str) -> str | None:
+    """The sample as a backend that stops on `until` would have ended it (asked at each line that
+    begins with more than blanks, as the llama.cpp backend asks): for a backend that could not stop
+    it, the text is cut here and the tokens it spent after the cut stay counted. None: no cut."""
+    for m in re.finditer(r"\n[ \t]*\S", text):
+        cut = until_cut(until, prompt, text[: m.end()])
+        if cut is not None:
+            return cut
+    return None
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Sampling settings shared by all backends (a subset of vLLM's SamplingParams).
@@ -51,6 +83,7 @@ class Sampling:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int = 0
+    until: Until | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -68,16 +101,17 @@ class Sampling:
         return dataclasses.replace(self, n=count, seed=self.seed + first)
 
     def cache_key(self) -> str:
-        """The settings that change what sample i is; `n` and `seed` are not among them (see cached_generate)."""
-        return json.dumps(
-            {
-                "temperature": round(float(self.temperature), 6),
-                "top_p": round(float(self.top_p), 6),
-                "max_tokens": int(self.max_tokens),
-                "stop": list(self.stop),
-            },
-            sort_keys=True,
-        )
+        """The settings that change what sample i is; `n` and `seed` are not among them (see cached_generate).
+        A stop rule is keyed by its name, and only when there is one (older keys stay valid)."""
+        settings: dict[str, Any] = {
+            "temperature": round(float(self.temperature), 6),
+            "top_p": round(float(self.top_p), 6),
+            "max_tokens": int(self.max_tokens),
+            "stop": list(self.stop),
+        }
+        if self.until is not None:
+            settings["until"] = self.until.key
+        return json.dumps(settings, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -287,8 +321,8 @@ def cached_generate(
 
     def record(items: dict[str, Completion], calls: int = 0) -> None:
         """Store finished samples with their counters in one transaction; never twice for one key,
-        never a failed one."""
-        new = {k: c for k, c in items.items() if k not in stored}
+        never a failed one; a sample its backend could not stop on the stop rule is cut here."""
+        new = {k: _until(c, prompt_of[k]) for k, c in items.items() if k not in stored}
         if not new and not calls:
             return
         stored.update(new)
@@ -315,6 +349,14 @@ def cached_generate(
             new.update({k: Completion.from_json(v) for k, v in held.items()})
         found.update(new)
         announce(list(new))
+
+    prompt_of = {k: prompts[pi] for pi, ks in enumerate(keys) for k in ks}
+
+    def _until(c: Completion, prompt: str) -> Completion:
+        if sampling.until is None or c.failed:
+            return c
+        cut = apply_until(sampling.until, prompt, c.text)
+        return c if cut is None or cut == c.text else dataclasses.replace(c, text=cut, finish_reason="stop")
 
     stored: dict[str, Completion] = {}
     for (start, length), indices in sorted(todo.items()):

@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multiplt.llm.base import LENGTH, PROMPT_TOO_LONG, Completion, Engine, LLMError, Sampling, identity
+from multiplt.llm.base import (
+    LENGTH,
+    PROMPT_TOO_LONG,
+    Completion,
+    Engine,
+    LLMError,
+    Sampling,
+    identity,
+    until_cut,
+)
 from multiplt.llm.models import DEFAULT_MODEL, ensure_model, model_sha256
 
 OnSample = Callable[[int, int, Completion], None]
@@ -71,6 +80,8 @@ class _Seq:
     pending: int = -1
     pieces: bytearray = field(default_factory=bytearray)
     n_generated: int = 0
+    judged: int = -1
+    """Where the last line the stop rule judged begins (each line is judged once)."""
 
 
 @dataclass
@@ -309,6 +320,15 @@ class LlamaCppLLM(Engine):
                 if cut >= 0:
                     finish(s, "stop", text[:cut])
                     return False
+            if sampling.until is not None and b"\n" in s.pieces:
+                text = s.pieces.decode("utf-8", "ignore")
+                line = text.rfind("\n")
+                if line > s.judged and text[line + 1 :].strip():
+                    s.judged = line
+                    cut = until_cut(sampling.until, prompts[s.group.prompt_index], text)
+                    if cut is not None:
+                        finish(s, "stop", cut)
+                        return False
             if s.n_generated >= sampling.max_tokens:
                 finish(s, LENGTH, s.pieces.decode("utf-8", "ignore"))
                 return False
