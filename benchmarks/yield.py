@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -118,7 +119,13 @@ def store_rows(store_path: Path) -> list[list[Any]]:
 
 
 def run_variant(
-    corpus: str, variant: str, targets: Sequence[str], work: Path, rows: list[list[Any]], draw: bool
+    corpus: str,
+    variant: str,
+    targets: Sequence[str],
+    work: Path,
+    rows: list[list[Any]],
+    draw: bool,
+    threads: int | None = None,
 ) -> tuple[Row, list[list[Any]]]:
     """One build of one variant; returns its row and the store's sample rows afterwards."""
     from multiplt.build import run_build
@@ -130,6 +137,8 @@ def run_variant(
     options: dict[str, Any] = {**POLICY, **VARIANTS[variant]}
     if not draw:
         options.update(llm="replay", llm_options={"on_miss": "empty"})
+    elif threads:
+        options.update(llm_options={"n_threads": threads})
     config = BuildConfig(
         targets=list(targets), source=str(CORPORA[corpus]), out=out, progress=draw, **options
     )
@@ -171,6 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: all")
     parser.add_argument("--target", action="append", choices=TARGETS, help="default: all six")
     parser.add_argument("--draw", action="store_true", help="ask the embedded model for missing samples")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="model threads with --draw (default: every core; the build's own default backs off under load)",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "yield", help="build folders")
     parser.add_argument("--store", type=Path, default=STORE_FILE, help="the committed samples")
     args = parser.parse_args(argv)
@@ -183,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     for corpus in corpora:
         for variant in variants:
-            row, after = run_variant(corpus, variant, targets, args.work, rows, args.draw)
+            row, after = run_variant(corpus, variant, targets, args.work, rows, args.draw, args.threads)
             results.append(row)
             if args.draw and len(after) > len(rows):
                 save_rows(args.store, [*rows, *after])  # each variant's samples kept as soon as drawn

@@ -17,6 +17,8 @@ from multiplt.compilers.units import FUNCTION_FIRST, UNIT_SHAPES
 from multiplt.errors import UsageError
 from multiplt.options import option, pairs, required, switch
 
+PROMPT_SHAPES = ("completion", "chat")
+"""How a translation is asked for (see `multiplt.translate`)."""
 Strategy = Literal["all", "first", "random"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 LLMS = ("auto", "llamacpp", "vllm", "openai", "replay")
@@ -143,6 +145,13 @@ class BuildConfig:
         "(function-first), opening its first helper (helpers-first), or the two by turns of rounds",
         group=MODEL,
         choices=UNIT_SHAPES,
+    )
+    prompt: str = option(
+        "completion",
+        "prompt shape of translations: the target file to complete (MultiPL-T), or the model's own "
+        "chat template with the answer opened as that file (instruct models; llamacpp, vllm)",
+        group=MODEL,
+        choices=PROMPT_SHAPES,
     )
     unit_budget: bool = switch(
         True,

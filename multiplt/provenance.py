@@ -354,6 +354,7 @@ def sampling_settings(testgen: TestgenConfig, translate: TranslateConfig, policy
             "python_body": translate.python_body,
             "units": translate.units,
             "unit_budget": translate.unit_budget,
+            "prompt": translate.prompt,
         },
     }
 

@@ -8,16 +8,16 @@ here, before they cost a sandbox run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from multiplt import compilers
 from multiplt.compilers import CompiledSuite, Language, Unsupported
 from multiplt.compilers.units import ALTERNATE, FUNCTION_FIRST, HELPERS_FIRST, signature_of, unit_of
-from multiplt.config import BuildConfig
+from multiplt.config import PROMPT_SHAPES, BuildConfig
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
-from multiplt.records import Candidate, TestedFunction
+from multiplt.records import Candidate, PyFunction, TestedFunction, TypeSignature
 from multiplt.store import WorkStore
 from multiplt.testgen.config import TestgenConfig
 
@@ -47,6 +47,7 @@ class TranslateConfig:
     python_body: bool = BuildConfig.python_body
     units: str = BuildConfig.units
     unit_budget: bool = BuildConfig.unit_budget
+    prompt: str = BuildConfig.prompt
 
     def sampling(self, language: Language, ask: Ask | None = None) -> Sampling:
         """A lone function stops on the language's stop strings. A unit's sample goes on past its
@@ -93,6 +94,36 @@ def extra_tokens(helpers_python: str) -> int:
     return -(-len(helpers_python) // (4 * BUDGET_STEP)) * BUDGET_STEP
 
 
+COMPLETION = "completion"
+"""MultiPL-T's prompt: the target file so far (doc comment, signature), which the model completes."""
+CHAT = "chat"
+"""An instruct model's own chat template: the Python in a user message, the answer opened with a code
+fence and the completion prompt, so the model's code is cut and cleaned as a completion's."""
+
+assert (COMPLETION, CHAT) == PROMPT_SHAPES
+
+SYSTEM = "You are an expert programmer who translates Python code into other programming languages."
+
+Render = Callable[[list[dict[str, str]]], str]
+"""A backend's chat template: messages in, the text the model is fed out."""
+
+
+def chat_prompt(lang: Language, fn: PyFunction, opening: str, render: Render) -> str:
+    """The chat form of a translation prompt: the Python as a user message, then the answer opened
+    with a code fence and `opening` (the completion prompt without its Python comment), so the
+    model's code block is what a completion would have been."""
+    unit = unit_of(fn)
+    name = lang.ident(fn.name)
+    helpers = " and, after it, the helper functions it calls" if unit.is_unit else ""
+    user = (
+        f"Translate this Python code into {lang.display_name}.\n\n```python\n{unit.python()}\n```\n\n"
+        f"Write the {lang.display_name} function `{name}`{helpers}, completing the code that begins "
+        f"the answer, in one ```{lang.name} code block."
+    )
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return render(messages) + f"```{lang.name}\n" + opening
+
+
 @dataclass(frozen=True)
 class Ask:
     """One way of asking the model for a job's translation: the prompt, and how its samples are
@@ -136,6 +167,7 @@ def prepare_one(
     coverage_threshold: float = COVERAGE_THRESHOLD,
     units: str = FUNCTION_FIRST,
     unit_budget: bool = True,
+    chat: Render | None = None,
 ) -> Job | None:
     """The prompt and test suite of one function for one target, or None with the reason counted.
 
@@ -163,7 +195,7 @@ def prepare_one(
         extra = extra_tokens(unit.helpers_python()) if unit.is_unit and unit_budget else 0
         asks = tuple(
             Ask(
-                lang.prompt(t.function, types, python_body=python_body, units=shape or FUNCTION_FIRST),
+                _prompt(lang, t.function, types, python_body, shape or FUNCTION_FIRST, chat),
                 shape,
                 extra,
             )
@@ -183,6 +215,19 @@ def prepare_one(
         return None
     funnel.keep(stage)
     return Job(t.restricted_to(compiled), asks, suite, tuple(unit.names) if unit.is_unit else None)
+
+
+def _prompt(
+    lang: Language,
+    fn: PyFunction,
+    types: TypeSignature | None,
+    python_body: bool,
+    units: str,
+    chat: Render | None,
+) -> str:
+    if chat is None:
+        return lang.prompt(fn, types, python_body=python_body, units=units)
+    return chat_prompt(lang, fn, lang.prompt(fn, types, python_body=False, units=units), chat)
 
 
 def prepare(

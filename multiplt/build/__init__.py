@@ -28,7 +28,7 @@ from multiplt.config import BuildConfig
 from multiplt.dataset import CardInfo, write_card
 from multiplt.dedup import DedupConfig
 from multiplt.engines import make_llm, make_sandbox
-from multiplt.errors import BuildFailed
+from multiplt.errors import BuildFailed, UsageError
 from multiplt.execution import RUNS_COUNTER, CrashCount, Runner, warm_line
 from multiplt.executors import Executor, LocalExecutor
 from multiplt.exports import mix_down, parse_mix
@@ -117,6 +117,22 @@ def make_executor(config: BuildConfig, store: WorkStore, llm: LLM | None, sandbo
         sandbox = make_sandbox(config)
         owns.append(sandbox)
     return LocalExecutor(llm, sandbox, owns=tuple(owns))
+
+
+def chat_renderer(llm: Any) -> Any:
+    """The backend's chat template as a function of messages; a usage error for a backend that has
+    none (a server's template is not ours to read: its chat endpoint would answer another way)."""
+    render = getattr(llm, "render_chat", None)
+    if render is None:
+        raise UsageError(
+            "--prompt chat needs a backend that renders its chat template (llamacpp, vllm, replay); "
+            f"{type(llm).__name__} does not"
+        )
+    try:
+        render([{"role": "user", "content": "ping"}])
+    except Exception as exc:  # noqa: BLE001 - whatever the template does, the build cannot use it
+        raise UsageError(f"--prompt chat: {exc}") from None
+    return render
 
 
 def _settings(config: BuildConfig, model_id: str) -> dict[str, Any]:
@@ -228,6 +244,7 @@ def _run(
                 seed=config.seed,
                 python_body=config.python_body,
                 units=config.units,
+                prompt=config.prompt,
                 unit_budget=config.unit_budget,
             ),
             policy=Policy(n=config.n, round=config.round, enough=config.enough, give_up=config.give_up),
@@ -240,6 +257,8 @@ def _run(
             mixed=mix is not None,
             python_body=config.python_body,
         )
+        if config.prompt == "chat":
+            ctx.chat = chat_renderer(llm if llm is not None else executor.llm)
         # Once per build, before any row: every row carries its language's part of it.
         ctx.provenance = provenance.collect(
             config.targets,

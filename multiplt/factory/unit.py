@@ -27,7 +27,7 @@ from multiplt.shards import ShardWriter
 from multiplt.testgen.config import TestgenConfig, TestgenReport
 from multiplt.testgen.work import STAGE as TESTGEN_STAGE
 from multiplt.testgen.work import TestWork
-from multiplt.translate import TranslateConfig, prepare_one
+from multiplt.translate import Render, TranslateConfig, prepare_one
 
 ERRORS_STAGE = "errors"
 INSTRUCTIONS = "instructions"
@@ -63,6 +63,8 @@ class BuildContext:
     """The first `MAX_ERRORS` worker errors, `name (origin): Type: message`, for stderr and the card."""
     error_count: int = 0
     python_body: bool = True
+    chat: Render | None = None
+    """The backend's chat template, when translations are asked for in chat form."""
     provenance: Provenance | None = None
     """What made this build's rows; each row carries its language's part (none when left out)."""
 
@@ -100,6 +102,7 @@ class FunctionUnit(Owner):
                 coverage_threshold=ctx.testgen.coverage_threshold,
                 units=ctx.translate.units,
                 unit_budget=ctx.translate.unit_budget,
+                chat=ctx.chat,
             )
             if job is None:
                 continue

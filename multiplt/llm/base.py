@@ -22,6 +22,8 @@ from multiplt.store import WorkStore
 
 STAGE = "llm"
 MODELS_STAGE = "llm.models"
+TEMPLATES_STAGE = "llm.chat_templates"
+"""A backend's chat template by its cache identity, so a replay renders chat prompts as it did."""
 CALLS_COUNTER = "llm.calls"
 SAMPLES_COUNTER = "llm.samples"
 TOKENS_COUNTER = "llm.tokens"
@@ -313,6 +315,10 @@ def cached_generate(
     if persist and todo:
         assert store is not None
         store.put_new(MODELS_STAGE, {llm_id: json.dumps({"model_id": llm.model_id, "cache_id": llm_id})})
+        template = getattr(llm, "chat_template", None)
+        text = template() if callable(template) else ""
+        if text:
+            store.put_new(TEMPLATES_STAGE, {llm_id: text})
     streams = bool(getattr(llm, "streams_samples", False))
     size = chunk_size or int(getattr(llm, "batch_hint", 0) or 16)
 

@@ -39,6 +39,7 @@ from multiplt.llm.base import (
     identity,
     until_cut,
 )
+from multiplt.llm.chat import ChatTemplateError, render
 from multiplt.llm.models import DEFAULT_MODEL, ensure_model, model_sha256
 
 OnSample = Callable[[int, int, Completion], None]
@@ -218,6 +219,21 @@ class LlamaCppLLM(Engine):
             buf = ctypes.create_string_buffer(-n)
             n = self._lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
         return buf.raw[:n]
+
+    # -- chat ---------------------------------------------------------------------------------
+    def chat_template(self) -> str:
+        """The model's own chat template (GGUF metadata), "" when the file has none."""
+        raw = self._lc.llama_model_chat_template(self._model, None)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """`messages` as the text this model was tuned on, ready for its answer (a replay of its
+        samples renders the same text from the template the store keeps)."""
+        template = self.chat_template()
+        if not template:
+            raise ChatTemplateError(f"{self.path.name} has no chat template in its metadata")
+        # no BOS text: tokenizing the prompt adds the model's BOS token where it wants one
+        return render(template, messages)
 
     # -- sampling -----------------------------------------------------------------------------
     def _sampler(self, sampling: Sampling, seed: int) -> object:

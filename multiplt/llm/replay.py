@@ -11,6 +11,7 @@ from typing import Any
 
 from multiplt.llm.base import (
     MISSES_COUNTER,
+    TEMPLATES_STAGE,
     Completion,
     Engine,
     ReplayMiss,
@@ -18,6 +19,7 @@ from multiplt.llm.base import (
     identity_options,
     stored_models,
 )
+from multiplt.llm.chat import ChatTemplateError, render
 from multiplt.store import WorkStore
 
 
@@ -63,6 +65,17 @@ class ReplayLLM(Engine):
             "replays": self.cache_id,
             **identity_options(self.cache_id),
         }
+
+    def chat_template(self) -> str:
+        """The chat template the replayed backend had, as the store recorded it ("" if none)."""
+        return self.store.get_many(TEMPLATES_STAGE, [self.cache_id]).get(self.cache_id, "")
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """Chat prompts rendered as the replayed backend rendered them (its stored template)."""
+        template = self.chat_template()
+        if not template:
+            raise ChatTemplateError(f"the store holds no chat template of {self.model_id}")
+        return render(template, messages)
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         missing = len(prompts) * sampling.n

@@ -83,6 +83,20 @@ class VLLMBackend(Engine):
         tokenizer = self.engine.get_tokenizer()
         return {i for i, p in enumerate(prompts) if len(tokenizer.encode(p)) >= self.max_model_len}
 
+    def chat_template(self) -> str:
+        """The tokenizer's chat template ("" when it has none)."""
+        tokenizer = self.engine.get_tokenizer() if self.engine is not None else None
+        return str(getattr(tokenizer, "chat_template", "") or "")
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """`messages` through the tokenizer's own chat template, ready for the answer."""
+        if not self.chat_template():
+            raise LLMError(f"{self.model}: its tokenizer has no chat template")
+        text = self.engine.get_tokenizer().apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True
+        )
+        return str(text)
+
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         if self.engine is None:
             raise LLMError(f"{self.model_id}: the engine was closed")
