@@ -26,7 +26,7 @@ from multiplt.llm import models as models_mod
 from multiplt.llm.base import cache_id, identity
 from multiplt.llm.openai import OpenAILLM
 from multiplt.store import WorkStore
-from multiplt.translate import clean_samples
+from multiplt.translate import Ask, clean_samples
 
 TESTS = Path(__file__).resolve().parent
 
@@ -98,7 +98,7 @@ def test_a_streamed_failed_sample_is_not_stored(tmp_path):
 
 def test_translate_counts_a_failed_sample_as_a_model_failure():
     funnel = Funnel()
-    job = SimpleNamespace(prompt="", unit=None, tested=SimpleNamespace(id="f"))
+    job = SimpleNamespace(asks=(Ask(""),), unit=None, tested=SimpleNamespace(id="f"))
     samples = [Completion("", 0, "prompt too long"), Completion("", 0, "error")]
     assert clean_samples(job, compilers.get("lua"), samples, 0, funnel).candidates == []
     stage = funnel.stage("translate/lua")
@@ -110,7 +110,7 @@ def test_translate_tells_a_sample_cut_off_by_the_budget_from_one_that_does_not_p
     """A cut-off sample whose function is already whole is judged like any other; one cut mid-body is
     counted as the budget's drop, not as text the model got wrong."""
     funnel = Funnel()
-    job = SimpleNamespace(prompt="local function f(x)\n", unit=None, tested=SimpleNamespace(id="f"))
+    job = SimpleNamespace(asks=(Ask("local function f(x)\n"),), unit=None, tested=SimpleNamespace(id="f"))
     samples = [
         Completion("  return x\nend\n\nprint(f(1", 9, "length"),  # whole function, then cut
         Completion("  local t = {}\n  for i = 1, x do\n    t[i", 12, "length"),  # cut mid-body
@@ -129,7 +129,9 @@ def test_a_unit_broken_before_the_cut_is_the_models_mistake_not_the_budgets():
     the budget did not cause that. A unit cut inside its last definition, all else whole, it did."""
     funnel = Funnel()
     unit = ("helper", "f")
-    job = SimpleNamespace(prompt="local function helper(x)\n", unit=unit, tested=SimpleNamespace(id="f"))
+    job = SimpleNamespace(
+        asks=(Ask("local function helper(x)\n", "helpers-first"),), unit=unit, tested=SimpleNamespace(id="f")
+    )
     broken = "  yield x\nend\n\nlocal function f(x)\n  return helper(x)\nend\n\nmodule:inject({f = f,"
     cut = "  return x + 1\nend\n\nlocal function f(x)\n  local y = helper(x)\n  if y >"
     lua = compilers.get("lua")
