@@ -160,6 +160,9 @@ EVERY_FIELD: dict[str, tuple[list[str], Any]] = {
     "temperature": (["--temperature", "0.2"], 0.2),
     "max_tokens": (["--max-tokens", "64"], 64),
     "python_body": (["--no-python-body"], False),
+    "units": (["--units", "alternate"], "alternate"),
+    "prompt": (["--prompt", "chat"], "chat"),
+    "unit_budget": (["--no-unit-budget"], False),
     "seed": (["--seed", "5"], 5),
     "select": (["--select", "random"], "random"),
     "per_function": (["--per-function", "2"], 2),
@@ -234,12 +237,18 @@ def test_stage_configs_default_to_the_build_settings() -> None:
         translate.max_tokens,
         translate.seed,
         translate.python_body,
+        translate.units,
+        translate.unit_budget,
+        translate.prompt,
     ) == (
         build.n,
         build.temperature,
         build.max_tokens,
         build.seed,
         build.python_body,
+        build.units,
+        build.unit_budget,
+        build.prompt,
     )
     assert tests.top_p == translate.top_p == Sampling().top_p
     assert TestgenConfig(k=3).k == 3 and TranslateConfig(n=5).n == 5  # notebook constructors unchanged
