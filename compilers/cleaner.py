@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
@@ -146,16 +147,16 @@ def _unit(lang: Language, root: Node, data: bytes, main: str) -> str | None:
 _COMMENT_KINDS = frozenset({"comment", "line_comment", "block_comment"})
 
 
+@dataclass(frozen=True)
 class _Found:
     """A function-first unit found in a parse: the cleaned code, whether every helper it calls is
     defined whole, and where (in bytes of the parsed text) its last needed definition ends."""
 
-    def __init__(self, code: str, complete: bool, end: int, stray: bool) -> None:
-        self.code = code
-        self.complete = complete
-        self.end = end
-        self.stray = stray
-        """Something that is no definition (a call, a test, prose) follows the function."""
+    code: str
+    complete: bool
+    end: int
+    stray: bool
+    """Something that is no definition (a call, a test, prose) follows the function."""
 
 
 def _refers(text: str, name: str) -> bool:

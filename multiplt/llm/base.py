@@ -150,8 +150,8 @@ class Completion:
 class LLM(Protocol):
     """A batch of prompts in, `sampling.n` completions per prompt out, in order.
 
-    A backend may also have `cache_id` (see `cache_id`), `close()`, `batch_hint`, `cacheable` and
-    `streams_samples`; `cached_generate` reads them with defaults.
+    A backend may also have `cache_id` (see `cache_id`), `close()`, `batch_hint`, `cacheable`,
+    `streams_samples` and `stops_on_until`; `cached_generate` reads them with defaults.
     """
 
     model_id: str
@@ -358,8 +358,10 @@ def cached_generate(
 
     prompt_of = {k: prompts[pi] for pi, ks in enumerate(keys) for k in ks}
 
+    cuts = sampling.until is not None and not getattr(llm, "stops_on_until", False)
+
     def _until(c: Completion, prompt: str) -> Completion:
-        if sampling.until is None or c.failed:
+        if not cuts or sampling.until is None or c.failed:
             return c
         cut = apply_until(sampling.until, prompt, c.text)
         return c if cut is None or cut == c.text else dataclasses.replace(c, text=cut, finish_reason="stop")

@@ -162,6 +162,8 @@ class LlamaCppLLM(Engine):
         self.n_parallel = max(1, int(n_parallel))
         self.batch_hint = max(4, self.n_parallel)
         self.streams_samples = True
+        self.stops_on_until = True
+        """Samples end live on a stop rule (`Sampling.until`): the store need not cut them again."""
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
         self.top_k = int(top_k)
@@ -330,14 +332,13 @@ class LlamaCppLLM(Engine):
             stats.generated_tokens += 1
             self.tokens_out += 1
             s.pieces += self._piece(token)
+            text = s.pieces.decode("utf-8", "ignore") if stops or sampling.until is not None else ""
             if stops:
-                text = s.pieces.decode("utf-8", "ignore")
                 cut = min((i for i in (text.find(x) for x in stops) if i >= 0), default=-1)
                 if cut >= 0:
                     finish(s, "stop", text[:cut])
                     return False
-            if sampling.until is not None and b"\n" in s.pieces:
-                text = s.pieces.decode("utf-8", "ignore")
+            if sampling.until is not None and "\n" in text:
                 line = text.rfind("\n")
                 if line > s.judged and text[line + 1 :].strip():
                     s.judged = line
