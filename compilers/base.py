@@ -47,6 +47,7 @@ from .units import (
     NO_DEFAULT,
     PySignature,
     function_node,
+    python_intro,
     signature_of,
     unit_of,
 )
@@ -532,15 +533,6 @@ class Language:
         """Where the function's own text starts in the prompt: the last line opening a definition."""
         starts = [m.start() for m in re.finditer(self.sig_pattern, prompt, flags=re.MULTILINE)]
         return starts[-1] if starts else 0
-
-
-def python_intro(unit: str = "") -> str:
-    """The line above the Python source in a prompt: a unit's says where its helpers go."""
-    if unit == HELPERS_FIRST:
-        return "These functions translate the following Python code, helpers first:"
-    if unit == FUNCTION_FIRST:
-        return "This function translates the following Python code; define after it the helpers it calls:"
-    return "This function translates the following Python code:"
 
 
 def _sort_key(v: Any) -> tuple[str, str]:

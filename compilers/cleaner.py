@@ -15,6 +15,8 @@ from typing import Protocol
 from tree_sitter import Node, Parser
 from tree_sitter_language_pack import get_parser
 
+from .units import PYTHON_INTRO
+
 
 class Language(Protocol):
     """What cleaning asks of a target, so that this module sits below `base`, which calls it."""
@@ -212,10 +214,11 @@ def prompt_helpers(lang: Language, prompt: str) -> list[str]:
     """The target names of the top-level functions and constants in the prompt's Python comment,
     the function's own excepted: a function-first prompt shows what its function needs there, and
     that is all its stop rule needs to know."""
+    own = prompt[max(prompt.rfind(PYTHON_INTRO), 0) :]  # not an example shown before it
     marker = re.escape(lang.line_comment)
     lead = rf"^(?:[ \t]*{marker} )?"
-    functions = re.findall(rf"{lead}def ([A-Za-z_]\w*)\(", prompt, flags=re.MULTILINE)[:-1]
-    constants = re.findall(rf"{lead}([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", prompt, flags=re.MULTILINE)
+    functions = re.findall(rf"{lead}def ([A-Za-z_]\w*)\(", own, flags=re.MULTILINE)[:-1]
+    constants = re.findall(rf"{lead}([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", own, flags=re.MULTILINE)
     return [lang.ident(n) for n in [*functions, *constants]]
 
 

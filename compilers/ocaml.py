@@ -27,7 +27,8 @@ from multiplt.pytypes import (
     VarTupleT,
 )
 
-from .base import Check, Language, python_intro
+from .base import Check, Language
+from .units import python_intro
 
 _PRELUDE = r"""
 let multiplt_eq_float rel abs_tol (a : float) (b : float) =

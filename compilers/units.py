@@ -200,3 +200,17 @@ def unit_of(fn: PyFunction) -> TranslationUnit:
         elif isinstance(first, ast.Assign | ast.AnnAssign):
             constants.append(entry)
     return TranslationUnit(fn, tuple(helpers), tuple(constants), tuple(classes))
+
+
+PYTHON_INTRO = "the following Python code"
+"""Said by every line that introduces a prompt's Python comment: where a prompt's own Python begins,
+after any example shown before it."""
+
+
+def python_intro(unit: str = "") -> str:
+    """The line above the Python source in a prompt: a unit's says where its helpers go."""
+    if unit == HELPERS_FIRST:
+        return f"These functions translate {PYTHON_INTRO}, helpers first:"
+    if unit == FUNCTION_FIRST:
+        return f"This function translates {PYTHON_INTRO}; define after it the helpers it calls:"
+    return f"This function translates {PYTHON_INTRO}:"

@@ -17,7 +17,7 @@ from multiplt.compilers.units import FUNCTION_FIRST, UNIT_SHAPES
 from multiplt.errors import UsageError
 from multiplt.options import option, pairs, required, switch
 
-PROMPT_SHAPES = ("completion", "chat")
+PROMPT_SHAPES = ("completion", "chat", "one-shot")
 """How a translation is asked for (see `multiplt.translate`)."""
 Strategy = Literal["all", "first", "random"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -149,9 +149,20 @@ class BuildConfig:
     prompt: str = option(
         "completion",
         "prompt shape of translations: the target file to complete (MultiPL-T), or the model's own "
-        "chat template with the answer opened as that file (instruct models; llamacpp, vllm)",
+        "chat template with the answer opened as that file (instruct models; llamacpp, vllm), or the "
+        "file after one validated translation in the target from --shots, the nearest by tokens",
         group=MODEL,
         choices=PROMPT_SHAPES,
+    )
+    shots: tuple[str, ...] = option(
+        (),
+        "dataset folder (or its parquet / JSONL files) of validated translations that --prompt one-shot "
+        "takes its examples from",
+        group=MODEL,
+        parse=str,
+        metavar="PATH",
+        repeatable=True,
+        convert=tuple,
     )
     unit_budget: bool = switch(
         True,
@@ -239,6 +250,11 @@ class BuildConfig:
         _one_of("executor", self.executor, EXECUTORS)
         _one_of("sandbox", self.sandbox, SANDBOXES)
         _one_of("select", self.select, STRATEGIES)
+        _one_of("prompt", self.prompt, PROMPT_SHAPES)
+        if self.prompt == "one-shot" and not self.shots:
+            raise UsageError("--prompt one-shot needs --shots PATH: a dataset of validated translations")
+        if self.shots and self.prompt != "one-shot":
+            raise UsageError(f"--shots is only read by --prompt one-shot, not --prompt {self.prompt}")
         if self.mix:
             from multiplt.exports import parse_mix
 

@@ -56,9 +56,12 @@ def option(
     choices: Choices | None = None,
     metavar: str | None = None,
     convert: Callable[[Any], Any] | None = None,
+    repeatable: bool = False,
 ) -> Any:
-    """A field with a default that `--flag VALUE` overrides."""
-    meta = Option(help, group, flag, "value", parse, choices, metavar, convert)
+    """A field with a default that `--flag VALUE` overrides (`repeatable`: given once or more, the
+    values in a list, which `convert` may turn into the field's type)."""
+    kind: Kind = "append" if repeatable else "value"
+    meta = Option(help, group, flag, kind, parse, choices, metavar, convert)
     return dataclasses.field(default=default, metadata={KEY: meta})
 
 

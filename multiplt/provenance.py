@@ -50,6 +50,7 @@ from multiplt.records import PyFunction, TypeSignature
 
 if TYPE_CHECKING:
     from multiplt.factory.translation import Policy
+    from multiplt.shots import ShotPool
     from multiplt.testgen.config import TestgenConfig
     from multiplt.translate import TranslateConfig
 
@@ -327,9 +328,12 @@ def model_hash(model: Mapping[str, Any]) -> str:
 # ----- sampling -----------------------------------------------------------------------------------
 
 
-def sampling_settings(testgen: TestgenConfig, translate: TranslateConfig, policy: Policy) -> dict[str, Any]:
+def sampling_settings(
+    testgen: TestgenConfig, translate: TranslateConfig, policy: Policy, shots: ShotPool | None = None
+) -> dict[str, Any]:
     """The settings every sample was drawn under, from the objects the stages ran with (not the
-    command line: `top_p`, say, is no option and still decides samples)."""
+    command line: `top_p`, say, is no option and still decides samples); one-shot prompts' examples
+    by their sources, counts and digest."""
     tests = testgen.sampling()
     return {
         "tests": {
@@ -355,6 +359,7 @@ def sampling_settings(testgen: TestgenConfig, translate: TranslateConfig, policy
             "units": translate.units,
             "unit_budget": translate.unit_budget,
             "prompt": translate.prompt,
+            **({"shots": shots.identity()} if shots is not None else {}),
         },
     }
 

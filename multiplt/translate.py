@@ -18,6 +18,7 @@ from multiplt.config import PROMPT_SHAPES, BuildConfig
 from multiplt.funnel import Funnel
 from multiplt.llm import LLM, Completion, Sampling, cached_generate
 from multiplt.records import Candidate, PyFunction, TestedFunction, TypeSignature
+from multiplt.shots import Shot, ShotPool
 from multiplt.store import WorkStore
 from multiplt.testgen.config import TestgenConfig
 
@@ -48,6 +49,7 @@ class TranslateConfig:
     units: str = BuildConfig.units
     unit_budget: bool = BuildConfig.unit_budget
     prompt: str = BuildConfig.prompt
+    shots: tuple[str, ...] = BuildConfig.shots
 
     def sampling(self, language: Language, ask: Ask | None = None) -> Sampling:
         """A lone function stops on the language's stop strings. A unit's sample goes on past its
@@ -99,8 +101,10 @@ COMPLETION = "completion"
 CHAT = "chat"
 """An instruct model's own chat template: the Python in a user message, the answer opened with a code
 fence and the completion prompt, so the model's code is cut and cleaned as a completion's."""
+ONE_SHOT = "one-shot"
+"""The completion prompt after one validated translation in the target (`multiplt.shots`)."""
 
-assert (COMPLETION, CHAT) == PROMPT_SHAPES
+assert (COMPLETION, CHAT, ONE_SHOT) == PROMPT_SHAPES
 
 SYSTEM = "You are an expert programmer who translates Python code into other programming languages."
 
@@ -122,6 +126,17 @@ def chat_prompt(lang: Language, fn: PyFunction, opening: str, render: Render) ->
     )
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
     return render(messages) + f"```{lang.name}\n" + opening
+
+
+def one_shot_prompt(lang: Language, prompt: str, shot: Shot | None) -> str:
+    """`prompt` after the example, both in one file of the target under its header: the example as
+    published (doc comment, code), a blank line, then the function's own prompt. Without an example
+    for the target the prompt is the completion prompt."""
+    if shot is None:
+        return prompt
+    header = lang.prompt_header()
+    example = shot.content[len(header) :] if shot.content.startswith(header) else shot.content
+    return f"{header}{example.rstrip()}\n\n{prompt[len(header) :]}"
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ def prepare_one(
     units: str = FUNCTION_FIRST,
     unit_budget: bool = True,
     chat: Render | None = None,
+    shots: ShotPool | None = None,
 ) -> Job | None:
     """The prompt and test suite of one function for one target, or None with the reason counted.
 
@@ -195,7 +211,7 @@ def prepare_one(
         extra = extra_tokens(unit.helpers_python()) if unit.is_unit and unit_budget else 0
         asks = tuple(
             Ask(
-                _prompt(lang, t.function, types, python_body, shape or FUNCTION_FIRST, chat),
+                _prompt(lang, t.function, types, python_body, shape or FUNCTION_FIRST, chat, shots),
                 shape,
                 extra,
             )
@@ -224,7 +240,11 @@ def _prompt(
     python_body: bool,
     units: str,
     chat: Render | None,
+    shots: ShotPool | None = None,
 ) -> str:
+    if shots is not None:
+        prompt = lang.prompt(fn, types, python_body=python_body, units=units)
+        return one_shot_prompt(lang, prompt, shots.nearest(lang.name, fn.module_source))
     if chat is None:
         return lang.prompt(fn, types, python_body=python_body, units=units)
     return chat_prompt(lang, fn, lang.prompt(fn, types, python_body=False, units=units), chat)

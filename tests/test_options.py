@@ -65,7 +65,7 @@ def declared_defaults() -> dict[str, str]:
     """{flag: default} for the fields with a default worth showing, read from the fields themselves."""
     out = {}
     for f in dataclasses.fields(BuildConfig):
-        if f.default is dataclasses.MISSING or f.default is None or isinstance(f.default, bool):
+        if f.default is dataclasses.MISSING or f.default in (None, ()) or isinstance(f.default, bool):
             continue
         out[options.flag(BuildConfig, f.name)] = str(f.default)
     return out
@@ -161,7 +161,8 @@ EVERY_FIELD: dict[str, tuple[list[str], Any]] = {
     "max_tokens": (["--max-tokens", "64"], 64),
     "python_body": (["--no-python-body"], False),
     "units": (["--units", "alternate"], "alternate"),
-    "prompt": (["--prompt", "chat"], "chat"),
+    "prompt": (["--prompt", "one-shot"], "one-shot"),
+    "shots": (["--shots", "a/", "--shots", "b.jsonl"], ("a/", "b.jsonl")),
     "unit_budget": (["--no-unit-budget"], False),
     "seed": (["--seed", "5"], 5),
     "select": (["--select", "random"], "random"),

@@ -41,6 +41,7 @@ from multiplt.funnel import Funnel
 from multiplt.llm import LLM
 from multiplt.records import PyFunction, content_hash
 from multiplt.shards import DATA_DIR, ShardWriter, iter_config, read_config, write_parquet
+from multiplt.shots import ShotError, ShotPool
 from multiplt.sources import SourceConfig, SourceError, load_functions
 from multiplt.store import WorkStore
 from multiplt.testgen import TestgenConfig, TestgenReport
@@ -117,6 +118,14 @@ def make_executor(config: BuildConfig, store: WorkStore, llm: LLM | None, sandbo
         sandbox = make_sandbox(config)
         owns.append(sandbox)
     return LocalExecutor(llm, sandbox, owns=tuple(owns))
+
+
+def load_shots(specs: Sequence[str]) -> ShotPool:
+    """The one-shot examples, read before any model call: a pool that cannot be read is a usage error."""
+    try:
+        return ShotPool.load(specs)
+    except ShotError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def chat_renderer(llm: Any) -> Any:
@@ -259,6 +268,8 @@ def _run(
         )
         if config.prompt == "chat":
             ctx.chat = chat_renderer(llm if llm is not None else executor.llm)
+        if config.prompt == "one-shot":
+            ctx.shots = load_shots(config.shots)
         # Once per build, before any row: every row carries its language's part of it.
         ctx.provenance = provenance.collect(
             config.targets,
@@ -266,7 +277,7 @@ def _run(
             sandbox=provenance.sandbox_kind(
                 sandbox if sandbox is not None else executor.runner, config.sandbox
             ),
-            sampling=provenance.sampling_settings(ctx.testgen, ctx.translate, ctx.policy),
+            sampling=provenance.sampling_settings(ctx.testgen, ctx.translate, ctx.policy, ctx.shots),
         )
         batch = int(getattr(executor.llm, "batch_hint", 0) or 16)
         options = SchedulerOptions(

@@ -24,6 +24,7 @@ from multiplt.funnel import Funnel
 from multiplt.provenance import Provenance
 from multiplt.records import PyFunction, TestedFunction
 from multiplt.shards import ShardWriter
+from multiplt.shots import ShotPool
 from multiplt.testgen.config import TestgenConfig, TestgenReport
 from multiplt.testgen.work import STAGE as TESTGEN_STAGE
 from multiplt.testgen.work import TestWork
@@ -65,6 +66,8 @@ class BuildContext:
     python_body: bool = True
     chat: Render | None = None
     """The backend's chat template, when translations are asked for in chat form."""
+    shots: ShotPool | None = None
+    """The examples of one-shot prompts."""
     provenance: Provenance | None = None
     """What made this build's rows; each row carries its language's part (none when left out)."""
 
@@ -103,6 +106,7 @@ class FunctionUnit(Owner):
                 units=ctx.translate.units,
                 unit_budget=ctx.translate.unit_budget,
                 chat=ctx.chat,
+                shots=ctx.shots,
             )
             if job is None:
                 continue
